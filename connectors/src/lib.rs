@@ -1,0 +1,1 @@
+//! Strom's connectors: files, datagen, Nexmark, print and blackhole.

@@ -1,0 +1,93 @@
+//! The runtime's error type. Each error knows who is at fault and whether a retry can help,
+//! because the restart strategy and the REST status codes depend on it.
+
+use std::path::PathBuf;
+
+/// Who caused an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Bad input from the user: arguments, configuration, a job that panics on its data.
+    User,
+    /// An external system failed: disk, network, a peer process.
+    External,
+    /// A bug in Strom.
+    Internal,
+}
+
+/// Errors of the runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is invalid; `key` names the offending key.
+    #[error("invalid configuration for '{key}': {message}")]
+    Config {
+        /// The configuration key.
+        key: String,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// Command-line arguments are invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// The job graph is invalid (for example a forward edge between different parallelisms).
+    #[error("invalid job graph: {0}")]
+    Graph(String),
+    /// Reading or writing a file failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("reading", "creating", ...).
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A user function failed (returned an error or panicked) in a task.
+    #[error("task {task} failed: {message}")]
+    TaskFailed {
+        /// `name (subtask/parallelism)`.
+        task: String,
+        /// The panic message or the error.
+        message: String,
+    },
+    /// Encoding or decoding a value failed.
+    #[error("serialization failed: {0}")]
+    Serialization(String),
+    /// The task was canceled, or a task it exchanges data with failed.
+    #[error("task canceled")]
+    Canceled,
+    /// An invariant of the runtime was broken: a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// `Result` with the runtime's error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Who is at fault.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } => {
+                Fault::User
+            }
+            Error::Io { .. } => Fault::External,
+            Error::Serialization(_) | Error::Internal(_) | Error::Canceled => Fault::Internal,
+        }
+    }
+
+    /// Whether retrying the same operation can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Io { .. } | Error::TaskFailed { .. })
+    }
+
+    /// An I/O error with the file and what was being done.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { op, path: path.into(), source }
+    }
+
+    /// A configuration error naming the key.
+    pub fn config(key: &str, message: impl Into<String>) -> Self {
+        Error::Config { key: key.to_string(), message: message.into() }
+    }
+}

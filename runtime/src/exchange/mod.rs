@@ -1,0 +1,57 @@
+//! Data exchange between tasks: partitioners and bounded channels of batches.
+//!
+//! Records cross task boundaries in batches (`Vec<Record<T>>`), flushed when full, when the
+//! task runs out of input, or after the buffer timeout. Each channel holds a few batches at
+//! most; a full channel blocks the producer, so backpressure reaches the sources and no queue
+//! grows without bound. Watermarks, idleness and the end of input travel in-band, after the
+//! records they follow.
+
+mod partition;
+mod writer;
+
+pub(crate) use partition::{PartitionSpec, Partitioning};
+pub(crate) use writer::ChannelWriter;
+
+use std::any::Any;
+
+use crate::data::Timestamp;
+
+/// What travels on a channel between two tasks.
+pub(crate) enum Message {
+    /// A `Box<Vec<Record<T>>>` of the channel's type.
+    Batch(Box<dyn Any + Send>),
+    /// The producer's watermark advanced.
+    Watermark(Timestamp),
+    /// The producer became idle (`true`) or active again.
+    Idle(bool),
+    /// The producer finished; nothing follows.
+    End,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Batch(_) => f.write_str("Batch"),
+            Message::Watermark(w) => write!(f, "Watermark({w})"),
+            Message::Idle(i) => write!(f, "Idle({i})"),
+            Message::End => f.write_str("End"),
+        }
+    }
+}
+
+/// Settings of the exchange.
+#[derive(Debug, Clone)]
+pub(crate) struct ExchangeConfig {
+    /// Records per batch before it is sent.
+    pub(crate) batch_records: usize,
+    /// Batches a channel holds before the producer blocks.
+    pub(crate) channel_capacity: usize,
+    /// Longest time a partly filled batch waits.
+    pub(crate) buffer_timeout: std::time::Duration,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self { batch_records: 1024, channel_capacity: 4, buffer_timeout: std::time::Duration::from_millis(10) }
+    }
+}

@@ -1,0 +1,10 @@
+//! Jobs: the graph the API builds, the job graph of chained tasks, local execution and the
+//! job binary's entry point.
+
+pub(crate) mod graph;
+mod invocation;
+pub(crate) mod local;
+
+pub use graph::{JobEdge, JobGraph, JobVertex, OperatorInfo};
+pub use invocation::{main, Invocation};
+pub use local::JobExecutionResult;

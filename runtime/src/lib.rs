@@ -1,0 +1,52 @@
+//! Strom's runtime: the DataStream API, operators, time and windows, keyed state, the data
+//! exchange between tasks, and task execution.
+//!
+//! How the parts fit:
+//! - [`api`] builds a graph of stream nodes (`StreamEnv`, `DataStream`, `KeyedStream`, ...).
+//! - `job` chains nodes into a [`JobGraph`] of vertices and runs it: one thread per subtask.
+//! - `task` is a subtask's mailbox loop over a chain of [`operators`]; `exchange` moves
+//!   batches of records between tasks through bounded channels, with watermarks in-band.
+//! - [`time`] holds watermarks, timers and [`time::windows`]; [`state`] holds keyed state.
+//!
+//! Vocabulary: an `Operator` has lifecycle hooks (`open`, `process`, `on_watermark`,
+//! `on_processing_time`, `finish`); a `Source` is polled; a `Sink` ends a chain; a `Collector`
+//! takes an operator's output; `*Context` is what the runtime hands user code.
+
+pub mod api;
+mod config;
+mod data;
+mod error;
+mod exchange;
+mod job;
+pub mod operators;
+pub mod state;
+mod task;
+pub mod time;
+
+pub use api::{CollectSink, CollectionSource, DataStream, JobArgs, KeyedStream, RunMode, StreamEnv};
+pub use config::{parse_duration, Configuration};
+pub use data::{Data, Key, Record, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use error::{Error, Fault, Result};
+pub use job::{main, Invocation, JobEdge, JobExecutionResult, JobGraph, JobVertex, OperatorInfo};
+pub use task::TaskMetrics;
+
+/// Configuration keys the runtime understands.
+pub mod keys {
+    pub use crate::config::{AUTO_WATERMARK_INTERVAL, BUFFERS_PER_CHANNEL, BUFFER_RECORDS, BUFFER_TIMEOUT, MAX_PARALLELISM, PARALLELISM_DEFAULT};
+}
+
+/// What a job usually needs, in one import.
+pub mod prelude {
+    pub use crate::api::{CollectSink, DataStream, KeyedStream, StreamEnv, TaggedUnion};
+    pub use crate::data::{Data, Key, Record, Timestamp};
+    pub use crate::operators::{
+        CoProcessFunction, Collector, FnResult, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, OperatorContext, OutputTag, Sink, Source,
+        SourceStatus, TaskInfo, TimeDomain,
+    };
+    pub use crate::state::{KeyedStateContext, ListState, MapState, ReducingState, ValueState};
+    pub use crate::time::windows::{
+        AggregateFunction, CountEvictor, CountTrigger, DeltaTrigger, EventTimeTrigger, ProcessWindowFunction, TimeEvictor, TimeWindow, WindowAssigner,
+    };
+    pub use crate::time::{WatermarkEmission, WatermarkStrategy};
+    pub use crate::{Error, Result};
+}

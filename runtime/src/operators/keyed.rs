@@ -1,0 +1,102 @@
+//! What every keyed operator has: the key selector, the state backend, the timers, and the
+//! context handed to keyed user functions.
+
+use std::sync::Arc;
+
+use crate::data::{Key, Timestamp, MIN_TIMESTAMP};
+use crate::state::{KeyedStateBackend, KeyedStateContext, Namespace, StateAccess};
+use crate::time::TimerService;
+
+/// Extracts the key of a record.
+pub(crate) type KeySelector<T, K> = Arc<dyn Fn(&T) -> K + Send + Sync>;
+
+/// State, timers and watermark of a keyed operator subtask.
+pub(crate) struct KeyedCore<T, K> {
+    pub(crate) key_of: KeySelector<T, K>,
+    pub(crate) state: KeyedStateBackend<K>,
+    pub(crate) timers: TimerService<K>,
+    pub(crate) watermark: Timestamp,
+}
+
+impl<T, K: Key> KeyedCore<T, K> {
+    pub(crate) fn new(key_of: KeySelector<T, K>) -> Self {
+        Self {
+            key_of,
+            state: KeyedStateBackend::new(),
+            timers: TimerService::default(),
+            watermark: MIN_TIMESTAMP,
+        }
+    }
+
+    /// The context for an element or timer of `key` at time `ts`.
+    pub(crate) fn context<'a>(&'a mut self, key: &'a K, ts: Timestamp, now: Timestamp) -> KeyedContext<'a, K> {
+        KeyedContext {
+            key,
+            state: &mut self.state,
+            timers: &mut self.timers,
+            ts,
+            watermark: self.watermark,
+            processing_time: now,
+        }
+    }
+}
+
+/// What a keyed function gets with each element or timer: the current key, its state and
+/// timers, the element's timestamp and the current watermark.
+#[derive(Debug)]
+pub struct KeyedContext<'a, K> {
+    key: &'a K,
+    state: &'a mut KeyedStateBackend<K>,
+    timers: &'a mut TimerService<K>,
+    ts: Timestamp,
+    watermark: Timestamp,
+    processing_time: Timestamp,
+}
+
+impl<K: Key> KeyedContext<'_, K> {
+    /// The current key.
+    pub fn key(&self) -> &K {
+        self.key
+    }
+
+    /// The timestamp of the element, or of the timer that fired.
+    pub fn timestamp(&self) -> Timestamp {
+        self.ts
+    }
+
+    /// The current event-time watermark.
+    pub fn current_watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// The processing time when the element or timer is handled.
+    pub fn current_processing_time(&self) -> Timestamp {
+        self.processing_time
+    }
+
+    /// Calls `on_timer` for the current key when the watermark reaches `ts`.
+    pub fn register_event_time_timer(&mut self, ts: Timestamp) {
+        self.timers.event.register(self.key, Namespace::VOID, ts);
+    }
+
+    /// Deletes an event-time timer of the current key.
+    pub fn delete_event_time_timer(&mut self, ts: Timestamp) {
+        self.timers.event.delete(self.key, Namespace::VOID, ts);
+    }
+
+    /// Calls `on_timer` for the current key when processing time reaches `ts`.
+    pub fn register_processing_time_timer(&mut self, ts: Timestamp) {
+        self.timers.processing.register(self.key, Namespace::VOID, ts);
+    }
+
+    /// Deletes a processing-time timer of the current key.
+    pub fn delete_processing_time_timer(&mut self, ts: Timestamp) {
+        self.timers.processing.delete(self.key, Namespace::VOID, ts);
+    }
+}
+
+impl<K: Key> KeyedStateContext<K> for KeyedContext<'_, K> {
+    fn state(&mut self) -> StateAccess<'_, K> {
+        StateAccess::new(self.state, self.key, Namespace::VOID)
+    }
+}

@@ -1,0 +1,1 @@
+//! Window operator tests (filled below).

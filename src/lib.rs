@@ -1,0 +1,2 @@
+//! Strom: a stream-processing runtime with Flink's semantics.
+pub use strom_runtime::*;
