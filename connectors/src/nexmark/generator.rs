@@ -168,10 +168,7 @@ impl GeneratorConfig {
         ];
         for (field, value) in positive_int {
             if value == 0 {
-                return Err(NexmarkConfigError {
-                    field,
-                    problem: "must be positive",
-                });
+                return Err(NexmarkConfigError { field, problem: "must be positive" });
             }
         }
         let int = [
@@ -184,24 +181,14 @@ impl GeneratorConfig {
         ];
         for (field, value) in positive_int.into_iter().chain(int) {
             if i32::try_from(value).is_err() {
-                return Err(NexmarkConfigError {
-                    field,
-                    problem: "must fit in an i32",
-                });
+                return Err(NexmarkConfigError { field, problem: "must fit in an i32" });
             }
         }
-        if self.out_of_order_group_size == 0 || i64::try_from(self.out_of_order_group_size).is_err()
-        {
-            return Err(NexmarkConfigError {
-                field: "out_of_order_group_size",
-                problem: "must be in 1..=i64::MAX",
-            });
+        if self.out_of_order_group_size == 0 || i64::try_from(self.out_of_order_group_size).is_err() {
+            return Err(NexmarkConfigError { field: "out_of_order_group_size", problem: "must be in 1..=i64::MAX" });
         }
         if Timeline::new(self).events_per_epoch_is_degenerate() {
-            return Err(NexmarkConfigError {
-                field: "rate_period_sec",
-                problem: "is too short for any event at the configured rates",
-            });
+            return Err(NexmarkConfigError { field: "rate_period_sec", problem: "is too short for any event at the configured rates" });
         }
         Ok(())
     }
@@ -246,10 +233,7 @@ impl RateShape {
             return vec![unit.rate_to_period_us(first) * gens];
         }
         match self {
-            RateShape::Square => vec![
-                unit.rate_to_period_us(first) * gens,
-                unit.rate_to_period_us(next) * gens,
-            ],
+            RateShape::Square => vec![unit.rate_to_period_us(first) * gens, unit.rate_to_period_us(next) * gens],
             RateShape::Sine => {
                 let mid = (first + next) as f64 / 2.0;
                 let amp = (first - next) as f64 / 2.0;
@@ -303,14 +287,10 @@ impl Timeline {
         let mut timeline = Self {
             base_time: config.base_time_ms,
             inter_event_delay_us: delays,
-            step_length_sec: config
-                .rate_shape
-                .step_length_sec(non_negative_i32(config.rate_period_sec)),
+            step_length_sec: config.rate_shape.step_length_sec(non_negative_i32(config.rate_period_sec)),
             events_per_epoch: 0,
             epoch_period_ms: 0,
-            out_of_order_group_size: i64::try_from(config.out_of_order_group_size)
-                .unwrap_or(i64::MAX)
-                .max(1),
+            out_of_order_group_size: i64::try_from(config.out_of_order_group_size).unwrap_or(i64::MAX).max(1),
         };
         if timeline.inter_event_delay_us.len() > 1 {
             for &delay in &timeline.inter_event_delay_us {
@@ -337,9 +317,7 @@ impl Timeline {
     fn timestamp(&self, event_number: i64) -> i64 {
         let first_delay = self.inter_event_delay_us.first().copied().unwrap_or(1);
         if self.inter_event_delay_us.len() == 1 || self.events_per_epoch_is_degenerate() {
-            return self
-                .base_time
-                .wrapping_add(event_number.wrapping_mul(first_delay) / 1000);
+            return self.base_time.wrapping_add(event_number.wrapping_mul(first_delay) / 1000);
         }
         let epoch = event_number / self.events_per_epoch;
         let mut n = event_number % self.events_per_epoch;
@@ -348,18 +326,15 @@ impl Timeline {
             let events = self.events_per_step(delay);
             if n < events {
                 let offset_in_cycle_us = n * delay;
-                return self.base_time.wrapping_add(
-                    epoch.wrapping_mul(self.epoch_period_ms)
-                        + offset_in_epoch_ms
-                        + offset_in_cycle_us / 1000,
-                );
+                return self
+                    .base_time
+                    .wrapping_add(epoch.wrapping_mul(self.epoch_period_ms) + offset_in_epoch_ms + offset_in_cycle_us / 1000);
             }
             n -= events;
             offset_in_epoch_ms += events * delay / 1000;
         }
         // Unreachable: `n < events_per_epoch`, the sum of all steps' events.
-        self.base_time
-            .wrapping_add(epoch.wrapping_add(1).wrapping_mul(self.epoch_period_ms))
+        self.base_time.wrapping_add(epoch.wrapping_add(1).wrapping_mul(self.epoch_period_ms))
     }
 
     /// Beam's `nextAdjustedEventNumber`: the event number whose id and timestamp the
@@ -451,20 +426,9 @@ impl NexmarkGenerator {
     /// # Panics
     ///
     /// If `parallelism` is 0 or `subtask >= parallelism`.
-    pub fn with_position(
-        config: GeneratorConfig,
-        subtask: usize,
-        parallelism: usize,
-        position: u64,
-    ) -> Self {
-        assert!(
-            parallelism > 0,
-            "Nexmark generator parallelism must be positive"
-        );
-        assert!(
-            subtask < parallelism,
-            "Nexmark generator subtask {subtask} out of range for parallelism {parallelism}"
-        );
+    pub fn with_position(config: GeneratorConfig, subtask: usize, parallelism: usize, position: u64) -> Self {
+        assert!(parallelism > 0, "Nexmark generator parallelism must be positive");
+        assert!(subtask < parallelism, "Nexmark generator subtask {subtask} out of range for parallelism {parallelism}");
         // usize -> u64 is lossless on all supported targets.
         let (subtask, parallelism) = (subtask as u64, parallelism as u64);
         let params = Params::new(&config);
@@ -475,9 +439,7 @@ impl NexmarkGenerator {
             subtask,
             parallelism,
             emitted: position,
-            limit: config
-                .max_events
-                .map(|max| events_of_subtask(max, subtask, parallelism)),
+            limit: config.max_events.map(|max| events_of_subtask(max, subtask, parallelism)),
         }
     }
 
@@ -508,9 +470,7 @@ impl NexmarkGenerator {
     /// (Beam's watermark). Equals the next event's timestamp when
     /// `out_of_order_group_size` is 1.
     pub fn watermark(&self) -> i64 {
-        let number = self
-            .timeline
-            .watermark_event_number(self.next_event_number());
+        let number = self.timeline.watermark_event_number(self.next_event_number());
         self.timeline.timestamp(number)
     }
 
@@ -521,9 +481,7 @@ impl NexmarkGenerator {
 
     /// Global event number of the next event of this subtask, in Beam's signed domain.
     fn next_event_number(&self) -> i64 {
-        let number = self
-            .subtask
-            .wrapping_add(self.emitted.wrapping_mul(self.parallelism));
+        let number = self.subtask.wrapping_add(self.emitted.wrapping_mul(self.parallelism));
         // Wraps only after 2^63 events, like Beam's `long` counters.
         number as i64
     }
@@ -538,10 +496,7 @@ impl NexmarkGenerator {
         if offset < PERSON_P {
             Event::Person(next_person(&mut rng, &self.params, event_id, timestamp))
         } else if offset < PERSON_P + AUCTION_P {
-            let ctx = AuctionContext {
-                timeline: &self.timeline,
-                params: &self.params,
-            };
+            let ctx = AuctionContext { timeline: &self.timeline, params: &self.params };
             Event::Auction(ctx.next_auction(&mut rng, event_id, timestamp))
         } else {
             let mut bid = next_bid(&mut rng, &self.params, event_id, timestamp);
@@ -611,12 +566,7 @@ fn letter(offset: i32) -> char {
 ///
 /// Java's `trim()` strips characters up to `' '` at both ends, which can only be the
 /// `special` character here.
-fn push_next_string(
-    rng: &mut JavaRandom,
-    out: &mut String,
-    max_length: i32,
-    special: char,
-) -> usize {
+fn push_next_string(rng: &mut JavaRandom, out: &mut String, max_length: i32, special: char) -> usize {
     let len = MIN_STRING_LENGTH + rng.next_int_bounded(max_length - MIN_STRING_LENGTH);
     let start = out.len();
     let trimmed = special <= ' ';
@@ -673,12 +623,7 @@ fn next_extra(rng: &mut JavaRandom, current_size: i32, desired_average_size: i32
     // Java narrows `Math.round`'s `long` to `int`; the value always fits.
     let delta = java_round(f64::from(desired) * 0.2) as i32;
     let min_size = desired - delta;
-    let size = min_size
-        + if delta == 0 {
-            0
-        } else {
-            rng.next_int_bounded(2 * delta)
-        };
+    let size = min_size + if delta == 0 { 0 } else { rng.next_int_bounded(2 * delta) };
     next_exact_string(rng, size)
 }
 
@@ -710,26 +655,12 @@ const PERSON_ID_LEAD: i64 = 10;
 /// `PersonGenerator.US_STATES`.
 const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
 /// `PersonGenerator.US_CITIES`.
-const US_CITIES: [&str; 10] = [
-    "Phoenix",
-    "Los Angeles",
-    "San Francisco",
-    "Boise",
-    "Portland",
-    "Bend",
-    "Redmond",
-    "Seattle",
-    "Kent",
-    "Cheyenne",
-];
+const US_CITIES: [&str; 10] =
+    ["Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"];
 /// `PersonGenerator.FIRST_NAMES`.
-const FIRST_NAMES: [&str; 11] = [
-    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
-];
+const FIRST_NAMES: [&str; 11] = ["Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"];
 /// `PersonGenerator.LAST_NAMES`.
-const LAST_NAMES: [&str; 9] = [
-    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
-];
+const LAST_NAMES: [&str; 9] = ["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"];
 
 /// `list.get(random.nextInt(list.size()))`.
 fn pick<'a>(rng: &mut JavaRandom, items: &[&'a str]) -> &'a str {
@@ -746,23 +677,9 @@ fn next_person(rng: &mut JavaRandom, params: &Params, event_id: i64, timestamp: 
     let credit_card = next_credit_card(rng);
     let city = pick(rng, &US_CITIES);
     let state = pick(rng, &US_STATES);
-    let current_size = 8
-        + java_len(&name)
-        + java_len(&email_address)
-        + java_len(&credit_card)
-        + java_len(city)
-        + java_len(state);
+    let current_size = 8 + java_len(&name) + java_len(&email_address) + java_len(&credit_card) + java_len(city) + java_len(state);
     let extra = next_extra(rng, current_size, params.avg_person_byte_size);
-    Person {
-        id,
-        name,
-        email_address,
-        credit_card,
-        city: city.to_owned(),
-        state: state.to_owned(),
-        date_time: timestamp,
-        extra,
-    }
+    Person { id, name, email_address, credit_card, city: city.to_owned(), state: state.to_owned(), date_time: timestamp, extra }
 }
 
 /// `PersonGenerator.nextPersonName`: first name, space, last name.
@@ -858,28 +775,12 @@ impl AuctionContext<'_> {
         let reserve = initial_bid + next_price(rng);
         let current_size = 8 + java_len(&item_name) + java_len(&description) + 8 + 8 + 8 + 8 + 8;
         let extra = next_extra(rng, current_size, self.params.avg_auction_byte_size);
-        Auction {
-            id,
-            item_name,
-            description,
-            initial_bid,
-            reserve,
-            date_time: timestamp,
-            expires,
-            seller,
-            category,
-            extra,
-        }
+        Auction { id, item_name, description, initial_bid, reserve, date_time: timestamp, expires, seller, category, extra }
     }
 
     /// `AuctionGenerator.nextAuctionLengthMs`: uniform in `[1, 2 * horizon]`, where the
     /// horizon is the time until `num_in_flight_auctions` more auctions have been created.
-    fn next_auction_length_ms(
-        &self,
-        rng: &mut JavaRandom,
-        event_number: i64,
-        timestamp: i64,
-    ) -> i64 {
+    fn next_auction_length_ms(&self, rng: &mut JavaRandom, event_number: i64, timestamp: i64) -> i64 {
         let events_for_auctions = (self.params.num_in_flight_auctions * TOTAL_P) / AUCTION_P;
         let future_auction = self.timeline.timestamp(event_number + events_for_auctions);
         let horizon_ms = future_auction - timestamp;
@@ -943,15 +844,7 @@ fn next_bid(rng: &mut JavaRandom, params: &Params, event_id: i64, timestamp: i64
         };
     let price = next_price(rng);
     let extra = next_extra(rng, 8 + 8 + 8 + 8, params.avg_bid_byte_size);
-    Bid {
-        auction,
-        bidder,
-        price,
-        channel: String::new(),
-        url: String::new(),
-        date_time: timestamp,
-        extra,
-    }
+    Bid { auction, bidder, price, channel: String::new(), url: String::new(), date_time: timestamp, extra }
 }
 
 /// Flink Nexmark's `HOT_CHANNELS_RATIO`: half of all bids come through a hot channel.
@@ -992,11 +885,7 @@ impl ChannelCache {
             let key = i64::from(CHANNELS_NUMBER) + i as i64;
             base_url(&mut JavaRandom::new(key ^ CHANNEL_URL_SALT ^ seed))
         });
-        Self {
-            seed,
-            hot_urls,
-            channels: Vec::new(),
-        }
+        Self { seed, hot_urls, channels: Vec::new() }
     }
 
     /// Flink Nexmark's channel draw: a hot channel with probability 1/2, otherwise one
@@ -1054,36 +943,20 @@ mod tests {
     use super::*;
 
     fn bounded(max_events: u64) -> GeneratorConfig {
-        GeneratorConfig {
-            max_events: Some(max_events),
-            ..GeneratorConfig::default()
-        }
+        GeneratorConfig { max_events: Some(max_events), ..GeneratorConfig::default() }
     }
 
     /// One line per event, in the format the Java reference program prints.
     fn canonical(event: &Event) -> String {
         match event {
-            Event::Person(p) => format!(
-                "P|{}|{}|{}|{}|{}|{}|{}|{}",
-                p.id, p.name, p.email_address, p.credit_card, p.city, p.state, p.date_time, p.extra
-            ),
+            Event::Person(p) => {
+                format!("P|{}|{}|{}|{}|{}|{}|{}|{}", p.id, p.name, p.email_address, p.credit_card, p.city, p.state, p.date_time, p.extra)
+            }
             Event::Auction(a) => format!(
                 "A|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
-                a.id,
-                a.item_name,
-                a.description,
-                a.initial_bid,
-                a.reserve,
-                a.date_time,
-                a.expires,
-                a.seller,
-                a.category,
-                a.extra
+                a.id, a.item_name, a.description, a.initial_bid, a.reserve, a.date_time, a.expires, a.seller, a.category, a.extra
             ),
-            Event::Bid(b) => format!(
-                "B|{}|{}|{}|{}|{}|{}|{}",
-                b.auction, b.bidder, b.price, b.channel, b.url, b.date_time, b.extra
-            ),
+            Event::Bid(b) => format!("B|{}|{}|{}|{}|{}|{}|{}", b.auction, b.bidder, b.price, b.channel, b.url, b.date_time, b.extra),
         }
     }
 
@@ -1136,9 +1009,7 @@ mod tests {
 
     #[test]
     fn first_events_match_java() {
-        let got: Vec<String> = NexmarkGenerator::new(bounded(6))
-            .map(|e| canonical(&e))
-            .collect();
+        let got: Vec<String> = NexmarkGenerator::new(bounded(6)).map(|e| canonical(&e)).collect();
         assert_eq!(got, JAVA_FIRST_EVENTS);
     }
 
@@ -1152,10 +1023,7 @@ mod tests {
 
     #[test]
     fn default_stream_matches_java_hash() {
-        assert_eq!(
-            fnv1a(NexmarkGenerator::new(bounded(100_000))),
-            0x96f4_d076_3d2c_8d73
-        );
+        assert_eq!(fnv1a(NexmarkGenerator::new(bounded(100_000))), 0x96f4_d076_3d2c_8d73);
     }
 
     #[test]
@@ -1210,21 +1078,9 @@ mod tests {
 
     #[test]
     fn channel_urls_match_java() {
-        assert_eq!(
-            channel(0, 0),
-            (
-                "channel-0".to_owned(),
-                "https://www.nexmark.com/qhij/fov/xo_/item.htm?query=1".to_owned()
-            )
-        );
-        assert_eq!(
-            channel(1, 0).1,
-            "https://www.nexmark.com/ag_c/rqem/bnny/item.htm?query=1"
-        );
-        assert_eq!(
-            channel(9999, 0).1,
-            "https://www.nexmark.com/mrv/mxp/d_af/item.htm?query=1&channel_id=253493248"
-        );
+        assert_eq!(channel(0, 0), ("channel-0".to_owned(), "https://www.nexmark.com/qhij/fov/xo_/item.htm?query=1".to_owned()));
+        assert_eq!(channel(1, 0).1, "https://www.nexmark.com/ag_c/rqem/bnny/item.htm?query=1");
+        assert_eq!(channel(9999, 0).1, "https://www.nexmark.com/mrv/mxp/d_af/item.htm?query=1&channel_id=253493248");
         let hot = ChannelCache::new(0).hot_urls;
         assert_eq!(
             hot,
@@ -1251,14 +1107,8 @@ mod tests {
     fn blocks_of_fifty_are_one_person_three_auctions_46_bids() {
         let events: Vec<Event> = NexmarkGenerator::new(bounded(50 * 40)).collect();
         for block in events.chunks(50) {
-            let people = block
-                .iter()
-                .filter(|e| matches!(e, Event::Person(_)))
-                .count();
-            let auctions = block
-                .iter()
-                .filter(|e| matches!(e, Event::Auction(_)))
-                .count();
+            let people = block.iter().filter(|e| matches!(e, Event::Person(_))).count();
+            let auctions = block.iter().filter(|e| matches!(e, Event::Auction(_))).count();
             let bids = block.iter().filter(|e| matches!(e, Event::Bid(_))).count();
             assert_eq!((people, auctions, bids), (1, 3, 46));
             assert!(matches!(block[0], Event::Person(_)));
@@ -1272,10 +1122,7 @@ mod tests {
         let a: Vec<Event> = NexmarkGenerator::new(bounded(2000)).collect();
         let b: Vec<Event> = NexmarkGenerator::new(bounded(2000)).collect();
         assert_eq!(a, b);
-        let seeded = GeneratorConfig {
-            seed: 7,
-            ..bounded(2000)
-        };
+        let seeded = GeneratorConfig { seed: 7, ..bounded(2000) };
         let c: Vec<Event> = NexmarkGenerator::new(seeded).collect();
         assert_ne!(a, c);
         // The seed changes values, not the structure or the timeline.
@@ -1290,13 +1137,7 @@ mod tests {
         let n = parts.len();
         let total: usize = parts.iter().map(Vec::len).sum();
         let mut iters: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
-        (0..total)
-            .map(|k| {
-                iters[k % n]
-                    .next()
-                    .expect("subtask ran out of events early")
-            })
-            .collect()
+        (0..total).map(|k| iters[k % n].next().expect("subtask ran out of events early")).collect()
     }
 
     #[test]
@@ -1305,32 +1146,18 @@ mod tests {
             let whole: Vec<Event> = NexmarkGenerator::new(bounded(max_events)).collect();
             assert_eq!(whole.len() as u64, max_events);
             for parallelism in [1, 2, 3, 7, 64] {
-                let parts: Vec<Vec<Event>> = (0..parallelism)
-                    .map(|i| NexmarkGenerator::split(bounded(max_events), i, parallelism).collect())
-                    .collect();
-                assert_eq!(
-                    interleave(parts),
-                    whole,
-                    "max {max_events}, parallelism {parallelism}"
-                );
+                let parts: Vec<Vec<Event>> =
+                    (0..parallelism).map(|i| NexmarkGenerator::split(bounded(max_events), i, parallelism).collect()).collect();
+                assert_eq!(interleave(parts), whole, "max {max_events}, parallelism {parallelism}");
             }
         }
     }
 
     #[test]
     fn unbounded_split_union_equals_unsplit_stream() {
-        let config = GeneratorConfig {
-            out_of_order_group_size: 5,
-            ..GeneratorConfig::default()
-        };
+        let config = GeneratorConfig { out_of_order_group_size: 5, ..GeneratorConfig::default() };
         let whole: Vec<Event> = NexmarkGenerator::new(config.clone()).take(600).collect();
-        let parts = (0..4)
-            .map(|i| {
-                NexmarkGenerator::split(config.clone(), i, 4)
-                    .take(150)
-                    .collect()
-            })
-            .collect();
+        let parts = (0..4).map(|i| NexmarkGenerator::split(config.clone(), i, 4).take(150).collect()).collect();
         assert_eq!(interleave(parts), whole);
     }
 
@@ -1354,10 +1181,7 @@ mod tests {
         assert_eq!(first.position(), 100);
         assert_eq!(first.events_generated(), 100);
         let resumed = NexmarkGenerator::with_position(config, 1, 3, first.position());
-        assert_eq!(
-            resumed.size_hint(),
-            (full.len() - 100, Some(full.len() - 100))
-        );
+        assert_eq!(resumed.size_hint(), (full.len() - 100, Some(full.len() - 100)));
         let tail: Vec<Event> = resumed.collect();
         assert_eq!([head, tail].concat(), full);
     }
@@ -1365,18 +1189,13 @@ mod tests {
     #[test]
     fn max_events_bounds_the_total_and_size_hint_is_exact() {
         let config = bounded(10);
-        let sizes: Vec<usize> = (0..3)
-            .map(|i| NexmarkGenerator::split(config.clone(), i, 3).size_hint().0)
-            .collect();
+        let sizes: Vec<usize> = (0..3).map(|i| NexmarkGenerator::split(config.clone(), i, 3).size_hint().0).collect();
         assert_eq!(sizes, [4, 3, 3]);
         let mut generator = NexmarkGenerator::split(config.clone(), 2, 3);
         assert_eq!(generator.by_ref().count(), 3);
         assert_eq!(generator.next_event(), None);
         assert_eq!(generator.next_event(), None);
-        assert_eq!(
-            NexmarkGenerator::with_position(config, 0, 3, 99).next_event(),
-            None
-        );
+        assert_eq!(NexmarkGenerator::with_position(config, 0, 3, 99).next_event(), None);
         let unbounded = NexmarkGenerator::new(GeneratorConfig::default());
         assert_eq!(unbounded.size_hint(), (usize::MAX, None));
     }
@@ -1395,9 +1214,7 @@ mod tests {
         assert_eq!(events[9].timestamp(), DEFAULT_BASE_TIME_MS);
         assert_eq!(events[10].timestamp(), DEFAULT_BASE_TIME_MS + 1);
         assert_eq!(events[10_000].timestamp(), DEFAULT_BASE_TIME_MS + 1000);
-        assert!(events
-            .windows(2)
-            .all(|w| w[0].timestamp() <= w[1].timestamp()));
+        assert!(events.windows(2).all(|w| w[0].timestamp() <= w[1].timestamp()));
     }
 
     #[test]
@@ -1420,9 +1237,7 @@ mod tests {
             assert!(*watermark <= min_after);
         }
         // Out of order: some event is older than its predecessor.
-        assert!(events
-            .windows(2)
-            .any(|w| w[0].timestamp() > w[1].timestamp()));
+        assert!(events.windows(2).any(|w| w[0].timestamp() > w[1].timestamp()));
         assert!(watermarks.windows(2).all(|w| w[0] <= w[1]));
     }
 
@@ -1491,16 +1306,9 @@ mod tests {
         assert!(!user.is_empty() && !user.starts_with(' ') && !user.ends_with(' '));
         let groups: Vec<&str> = p.credit_card.split(' ').collect();
         assert_eq!(groups.len(), 4);
-        assert!(groups
-            .iter()
-            .all(|g| g.len() == 4 && g.bytes().all(|c| c.is_ascii_digit())));
+        assert!(groups.iter().all(|g| g.len() == 4 && g.bytes().all(|c| c.is_ascii_digit())));
         assert!(US_CITIES.contains(&p.city.as_str()) && US_STATES.contains(&p.state.as_str()));
-        let size = 8
-            + p.name.len()
-            + p.email_address.len()
-            + p.credit_card.len()
-            + p.city.len()
-            + p.state.len();
+        let size = 8 + p.name.len() + p.email_address.len() + p.credit_card.len() + p.city.len() + p.state.len();
         assert_extra_len(p.extra.len(), size, 200);
     }
 
@@ -1509,10 +1317,7 @@ mod tests {
         let desired = average.saturating_sub(current) as f64;
         let delta = (desired * 0.2).round();
         assert!((extra as f64) >= desired - delta && (extra as f64) < desired + delta.max(1.0));
-        assert!(
-            extra > 0 || desired == 0.0,
-            "empty extra for desired size {desired}"
-        );
+        assert!(extra > 0 || desired == 0.0, "empty extra for desired size {desired}");
     }
 
     #[test]
@@ -1528,21 +1333,9 @@ mod tests {
         }
         let share = |n: i32| f64::from(n) / f64::from(bids);
         // P(hot) = 1 - 1/ratio, plus the rare random picks that land on a hot id.
-        assert!(
-            (share(hot_auction) - 0.5).abs() < 0.02,
-            "{}",
-            share(hot_auction)
-        );
-        assert!(
-            (share(hot_bidder) - 0.75).abs() < 0.02,
-            "{}",
-            share(hot_bidder)
-        );
-        assert!(
-            (share(hot_channel) - 0.5).abs() < 0.02,
-            "{}",
-            share(hot_channel)
-        );
+        assert!((share(hot_auction) - 0.5).abs() < 0.02, "{}", share(hot_auction));
+        assert!((share(hot_bidder) - 0.75).abs() < 0.02, "{}", share(hot_bidder));
+        assert!((share(hot_channel) - 0.5).abs() < 0.02, "{}", share(hot_channel));
     }
 
     #[test]
@@ -1557,44 +1350,20 @@ mod tests {
     #[test]
     fn validate_accepts_defaults_and_rejects_what_beam_rejects() {
         assert_eq!(GeneratorConfig::default().validate(), Ok(()));
-        let zero_ratio = GeneratorConfig {
-            hot_bidders_ratio: 0,
-            ..GeneratorConfig::default()
-        };
-        assert_eq!(
-            zero_ratio.validate().map_err(|e| e.field),
-            Err("hot_bidders_ratio")
-        );
-        let no_events_per_step = GeneratorConfig {
-            next_event_rate: 5000,
-            rate_period_sec: 0,
-            ..GeneratorConfig::default()
-        };
+        let zero_ratio = GeneratorConfig { hot_bidders_ratio: 0, ..GeneratorConfig::default() };
+        assert_eq!(zero_ratio.validate().map_err(|e| e.field), Err("hot_bidders_ratio"));
+        let no_events_per_step = GeneratorConfig { next_event_rate: 5000, rate_period_sec: 0, ..GeneratorConfig::default() };
         assert!(no_events_per_step.validate().is_err());
         // The generator itself clamps instead of failing.
-        let clamped = GeneratorConfig {
-            max_events: Some(100),
-            ..zero_ratio
-        };
+        let clamped = GeneratorConfig { max_events: Some(100), ..zero_ratio };
         assert_eq!(NexmarkGenerator::new(clamped).count(), 100);
-        let degenerate = GeneratorConfig {
-            max_events: Some(100),
-            ..no_events_per_step
-        };
+        let degenerate = GeneratorConfig { max_events: Some(100), ..no_events_per_step };
         assert_eq!(NexmarkGenerator::new(degenerate).count(), 100);
     }
 
     #[test]
     fn config_deserializes_with_defaults_for_missing_fields() {
-        let config: GeneratorConfig =
-            serde_json::from_str(r#"{"seed": 3, "max_events": 10}"#).expect("valid json");
-        assert_eq!(
-            config,
-            GeneratorConfig {
-                seed: 3,
-                max_events: Some(10),
-                ..GeneratorConfig::default()
-            }
-        );
+        let config: GeneratorConfig = serde_json::from_str(r#"{"seed": 3, "max_events": 10}"#).expect("valid json");
+        assert_eq!(config, GeneratorConfig { seed: 3, max_events: Some(10), ..GeneratorConfig::default() });
     }
 }

@@ -55,8 +55,7 @@ mod model;
 mod random;
 
 pub use generator::{
-    GeneratorConfig, NexmarkConfigError, NexmarkGenerator, RateShape, RateUnit, AUCTION_PROPORTION,
-    BID_PROPORTION, DEFAULT_BASE_TIME_MS, FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID,
-    PERSON_PROPORTION, PROPORTION_DENOMINATOR,
+    GeneratorConfig, NexmarkConfigError, NexmarkGenerator, RateShape, RateUnit, AUCTION_PROPORTION, BID_PROPORTION, DEFAULT_BASE_TIME_MS,
+    FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, PERSON_PROPORTION, PROPORTION_DENOMINATOR,
 };
 pub use model::{Auction, Bid, Event, Person};

@@ -25,9 +25,7 @@ pub(crate) struct JavaRandom {
 impl JavaRandom {
     /// `new Random(seed)`.
     pub(crate) fn new(seed: i64) -> Self {
-        Self {
-            seed: (seed ^ MULTIPLIER) & MASK,
-        }
+        Self { seed: (seed ^ MULTIPLIER) & MASK }
     }
 
     /// `Random.next(bits)`: advances the LCG and returns its top `bits` bits (1..=32).
@@ -98,16 +96,7 @@ mod tests {
     fn next_int_matches_java() {
         let mut r = JavaRandom::new(42);
         let got: Vec<i32> = (0..5).map(|_| r.next_int()).collect();
-        assert_eq!(
-            got,
-            [
-                -1_170_105_035,
-                234_785_527,
-                -1_360_544_799,
-                205_897_768,
-                1_325_939_940
-            ]
-        );
+        assert_eq!(got, [-1_170_105_035, 234_785_527, -1_360_544_799, 205_897_768, 1_325_939_940]);
     }
 
     #[test]
@@ -132,17 +121,7 @@ mod tests {
         let bound = (1 << 30) + 1;
         let mut r = JavaRandom::new(123_456_789);
         let got: Vec<i32> = (0..6).map(|_| r.next_int_bounded(bound)).collect();
-        assert_eq!(
-            got,
-            [
-                981_296_483,
-                547_328_344,
-                838_606_290,
-                465_137_554,
-                913_732_807,
-                925_572_887
-            ]
-        );
+        assert_eq!(got, [981_296_483, 547_328_344, 838_606_290, 465_137_554, 913_732_807, 925_572_887]);
         assert_eq!(r.next_int(), 1_543_966_882);
     }
 
@@ -161,28 +140,14 @@ mod tests {
     fn next_long_matches_java() {
         let mut r = JavaRandom::new(0);
         let got: Vec<i64> = (0..3).map(|_| r.next_long()).collect();
-        assert_eq!(
-            got,
-            [
-                -4_962_768_465_676_381_896,
-                4_437_113_781_045_784_766,
-                -6_688_467_811_848_818_630
-            ]
-        );
+        assert_eq!(got, [-4_962_768_465_676_381_896, 4_437_113_781_045_784_766, -6_688_467_811_848_818_630]);
     }
 
     #[test]
     fn next_double_matches_java() {
         let mut r = JavaRandom::new(1);
         let got: Vec<u64> = (0..3).map(|_| r.next_double().to_bits()).collect();
-        assert_eq!(
-            got,
-            [
-                0x3fe7_635a_a8cd_c4e6,
-                0x3fda_3ec3_9684_df98,
-                0x3fca_9666_6128_d71c
-            ]
-        );
+        assert_eq!(got, [0x3fe7_635a_a8cd_c4e6, 0x3fda_3ec3_9684_df98, 0x3fca_9666_6128_d71c]);
     }
 
     #[test]
