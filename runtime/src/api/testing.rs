@@ -47,9 +47,9 @@ impl<T: Data + Sync> Source for CollectionSource<T> {
 /// use strom_runtime::prelude::*;
 /// let env = StreamEnv::new();
 /// let sink = CollectSink::new();
-/// env.from_collection(vec!["b", "a"]).sink(sink.clone());
+/// env.from_collection(vec!['b', 'a']).sink(sink.clone());
 /// env.execute("collect").unwrap();
-/// assert_eq!(sink.sorted(), vec!["a", "b"]);
+/// assert_eq!(sink.sorted(), vec!['a', 'b']);
 /// ```
 #[derive(Debug, Clone)]
 pub struct CollectSink<T> {

@@ -19,16 +19,19 @@ use crate::time::windows::{
 /// use strom_runtime::prelude::*;
 /// let env = StreamEnv::new();
 /// let out = CollectSink::new();
-/// env.from_collection(vec![(1_i64, "a"), (2, "a"), (12, "a"), (3, "b")])
-///     .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|e: &(i64, &str), _| e.0))
+/// env.from_collection(vec![(1_i64, 'a'), (2, 'a'), (12, 'a'), (3, 'b')])
+///     .assign_timestamps_and_watermarks(WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|e: &(i64, char), _| e.0))
 ///     .key_by(|e| e.1)
 ///     .window(WindowAssigner::tumbling_event_time(Duration::from_millis(10)))
-///     .aggregate_with(Count, |key: &&str, w: TimeWindow, n: u64, out: &mut Collector<String>| out.collect(format!("{key}@{}:{n}", w.start)));
+///     .aggregate_with(Count, |key: &char, w: TimeWindow, n: u64, out: &mut Collector<String>| out.collect(format!("{key}@{}:{n}", w.start)))
+///     .sink(out.clone());
+/// env.execute("windows").unwrap();
+/// assert_eq!(out.sorted(), vec!["a@0:2", "a@10:1", "b@0:1"]);
 /// # #[derive(Clone)] struct Count;
-/// # impl AggregateFunction<(i64, &'static str)> for Count {
+/// # impl AggregateFunction<(i64, char)> for Count {
 /// #     type Acc = u64; type Out = u64;
 /// #     fn create_accumulator(&self) -> u64 { 0 }
-/// #     fn add(&self, _: (i64, &'static str), acc: &mut u64) { *acc += 1 }
+/// #     fn add(&self, _: (i64, char), acc: &mut u64) { *acc += 1 }
 /// #     fn get_result(&self, acc: &u64) -> u64 { *acc }
 /// #     fn merge(&self, acc: &mut u64, other: u64) { *acc += other }
 /// # }

@@ -145,11 +145,11 @@ impl<V: Data> ValueState<V> {
 ///
 /// ```
 /// use strom_runtime::state::{KeyedStateBackend, ListState};
-/// let mut backend = KeyedStateBackend::<&'static str>::new();
+/// let mut backend = KeyedStateBackend::<char>::new();
 /// let items = ListState::<u8>::new("items");
-/// items.add(&mut backend.access(&"k"), 1);
-/// items.add(&mut backend.access(&"k"), 2);
-/// assert_eq!(items.get(&mut backend.access(&"k")), vec![1, 2]);
+/// items.add(&mut backend.access(&'k'), 1);
+/// items.add(&mut backend.access(&'k'), 2);
+/// assert_eq!(items.get(&mut backend.access(&'k')), vec![1, 2]);
 /// ```
 #[derive(Debug, Clone)]
 pub struct ListState<T> {

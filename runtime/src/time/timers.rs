@@ -112,19 +112,19 @@ mod tests {
 
     #[test]
     fn fires_in_order_deduplicated_and_skips_deleted() {
-        let mut q = TimerQueue::<&str>::default();
-        assert!(q.register(&"a", NS, 10));
-        assert!(!q.register(&"a", NS, 10));
-        q.register(&"b", NS, 5);
-        q.register(&"c", NS, 7);
-        q.register(&"d", NS, 20);
-        q.delete(&"c", NS, 7);
+        let mut q = TimerQueue::<char>::default();
+        assert!(q.register(&'a', NS, 10));
+        assert!(!q.register(&'a', NS, 10));
+        q.register(&'b', NS, 5);
+        q.register(&'c', NS, 7);
+        q.register(&'d', NS, 20);
+        q.delete(&'c', NS, 7);
         assert_eq!(q.len(), 3);
         let mut fired = Vec::new();
         while let Some((k, _, ts)) = q.pop_due(10) {
             fired.push((k, ts));
         }
-        assert_eq!(fired, vec![("b", 5), ("a", 10)]);
+        assert_eq!(fired, vec![('b', 5), ('a', 10)]);
         assert_eq!(q.next_timestamp(), Some(20));
     }
 
