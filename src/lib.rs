@@ -1,2 +1,26 @@
 //! Strom: a stream-processing runtime with Flink's semantics.
+//!
+//! This crate is what job code depends on: it re-exports the runtime's DataStream API
+//! ([`strom_runtime`]) and the connectors ([`connectors`]). A job is a binary whose `main`
+//! calls [`main`] (or builds a [`StreamEnv`] and calls `execute`).
+//!
+//! ```
+//! use strom::prelude::*;
+//! let env = StreamEnv::new();
+//! let out = CollectSink::new();
+//! env.from_collection(vec!["a b".to_string(), "b".to_string()])
+//!     .flat_map(|line: String, out: &mut Collector<String>| line.split(' ').for_each(|w| out.collect(w.to_string())))
+//!     .key_by(|w: &String| w.clone())
+//!     .reduce(|a, _b| a)
+//!     .sink(out.clone());
+//! env.execute("words").unwrap();
+//! assert_eq!(out.sorted(), vec!["a", "b", "b"]);
+//! ```
+
+pub use strom_connectors as connectors;
 pub use strom_runtime::*;
+
+/// What a job usually needs, in one import: the runtime's prelude and the connectors.
+pub mod prelude {
+    pub use strom_runtime::prelude::*;
+}

@@ -40,7 +40,7 @@ pub mod prelude {
     pub use crate::api::{CollectSink, DataStream, KeyedStream, StreamEnv, TaggedUnion};
     pub use crate::data::{Data, Key, Record, Timestamp};
     pub use crate::operators::{
-        CoProcessFunction, Collector, FnResult, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, OperatorContext, OutputTag, Sink, Source,
+        CoProcessFunction, Collector, FnResult, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, Operator, OperatorContext, OutputTag, Sink, Source,
         SourceStatus, TaskInfo, TimeDomain,
     };
     pub use crate::state::{KeyedStateContext, ListState, MapState, ReducingState, ValueState};

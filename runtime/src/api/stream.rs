@@ -123,6 +123,29 @@ impl<T: Data> DataStream<T> {
         })
     }
 
+    /// Applies a custom operator, built per subtask by `make` (Flink's `transform`).
+    ///
+    /// ```
+    /// use strom_runtime::prelude::*;
+    /// struct Doubler;
+    /// impl Operator for Doubler {
+    ///     type In = u32;
+    ///     type Out = u32;
+    ///     fn process(&mut self, r: Record<u32>, out: &mut Collector<u32>, _: &mut OperatorContext<'_>) -> Result<()> {
+    ///         out.collect_at(r.ts, r.value * 2);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let env = StreamEnv::new();
+    /// let out = CollectSink::new();
+    /// env.from_collection(vec![1, 2]).transform("double", |_: &TaskInfo| Doubler).sink(out.clone());
+    /// env.execute("transform").unwrap();
+    /// assert_eq!(out.sorted(), vec![2, 4]);
+    /// ```
+    pub fn transform<Op: Operator<In = T>>(&self, name: &str, make: impl Fn(&TaskInfo) -> Op + Send + Sync + 'static) -> DataStream<Op::Out> {
+        self.add_operator(name, "Transform", vec![], Arc::new(make))
+    }
+
     /// Applies `f` to every record (Flink's `map`).
     pub fn map<U: Data, F: FnMut(T) -> U + Clone + Send + 'static>(&self, f: F) -> DataStream<U> {
         let f = Mutex::new(f);

@@ -1,0 +1,30 @@
+# The two commands of the README. Both install what is missing first.
+#   make run   builds and runs the main example job locally, printing its results
+#   make test  runs every check: formatting, clippy, all tests, doc tests
+
+CARGO ?= cargo
+RUN_EVENTS ?= 2000000
+
+.PHONY: run test deps build bench
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --workspace --bins
+
+run: deps
+	$(CARGO) build -p strom-examples --bins
+	@echo "== state-machine: $(RUN_EVENTS) events at parallelism 2; alerts for invalid transitions follow =="
+	./target/debug/state-machine -p 2 --events $(RUN_EVENTS)
+	@echo "== nexmark q5 (hot items), parallelism 2 =="
+	./target/debug/nexmark -p 2 --query q5 --events $(RUN_EVENTS)
+
+test: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: deps
+	$(CARGO) bench -p strom-examples --bench nexmark

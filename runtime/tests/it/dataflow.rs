@@ -1,0 +1,105 @@
+//! Stateless and keyed operators across task boundaries.
+
+use std::collections::HashMap;
+
+use strom_runtime::prelude::*;
+
+use crate::{pseudo_random, PARALLELISMS};
+
+#[test]
+fn map_filter_flat_map_key_by_reduce() {
+    let input: Vec<u64> = pseudo_random(7, 20_000).into_iter().map(|x| x % 1000).collect();
+    let mut expected: HashMap<u64, u64> = HashMap::new();
+    for x in input.iter().filter(|x| *x % 3 != 0) {
+        for part in [x % 10, x % 7] {
+            *expected.entry(part).or_default() += x;
+        }
+    }
+    for p in PARALLELISMS {
+        let env = StreamEnv::new();
+        env.set_parallelism(p);
+        let out = CollectSink::new();
+        env.from_collection(input.clone())
+            .rebalance()
+            .filter(|x: &u64| x % 3 != 0)
+            .flat_map(|x: u64, out: &mut Collector<(u64, u64)>| {
+                out.collect((x % 10, x));
+                out.collect((x % 7, x));
+            })
+            .key_by(|(k, _): &(u64, u64)| *k)
+            .reduce(|a, b| (a.0, a.1 + b.1))
+            .sink(out.clone());
+        env.execute("reduce").unwrap();
+        // The rolling reduce emits every intermediate sum; the last per key is the total.
+        let mut last: HashMap<u64, u64> = HashMap::new();
+        let mut emitted = 0;
+        for (k, sum) in out.values() {
+            let prev = last.insert(k, sum).unwrap_or(0);
+            assert!(sum > prev || sum == 0, "sums of a key only grow (p={p})");
+            emitted += 1;
+        }
+        assert_eq!(last, expected, "p={p}");
+        assert_eq!(emitted, 2 * input.iter().filter(|x| *x % 3 != 0).count(), "p={p}");
+    }
+}
+
+#[test]
+fn union_and_comap_merge_everything() {
+    for p in PARALLELISMS {
+        let env = StreamEnv::new();
+        env.set_parallelism(p);
+        let out = CollectSink::new();
+        let a = env.from_collection((0..1000_i64).collect());
+        let b = env.from_collection((1000..1500_i64).collect()).map(|x: i64| x * 2);
+        let c = env.from_collection((0..300_u32).collect());
+        a.union(&[b])
+            .rebalance()
+            .connect(&c.rebalance())
+            .map(|x: i64| format!("i{x}"), |y: u32| format!("u{y}"))
+            .sink(out.clone());
+        env.execute("union").unwrap();
+        let mut expected: Vec<String> = (0..1000).map(|x| format!("i{x}")).collect();
+        expected.extend((1000..1500).map(|x| format!("i{}", x * 2)));
+        expected.extend((0..300).map(|y| format!("u{y}")));
+        expected.sort();
+        assert_eq!(out.sorted(), expected, "p={p}");
+    }
+}
+
+#[test]
+fn broadcast_reaches_every_subtask_and_rebalance_spreads_evenly() {
+    for p in PARALLELISMS {
+        let env = StreamEnv::new();
+        env.set_parallelism(p);
+        let seen = CollectSink::new();
+        env.from_collection((0..100_u32).collect())
+            .broadcast()
+            .flat_map(|x: u32, out: &mut Collector<u32>| out.collect(x))
+            .sink(seen.clone());
+        let spread = CollectSink::new();
+        env.from_collection((0..1000_u32).collect())
+            .rebalance()
+            .transform("tag", |info: &TaskInfo| TagSubtask(info.subtask))
+            .sink(spread.clone());
+        env.execute("broadcast").unwrap();
+        let expected: Vec<u32> = (0..100).flat_map(|x| std::iter::repeat_n(x, p as usize)).collect();
+        assert_eq!(seen.sorted(), expected, "p={p}");
+        let mut per_subtask = vec![0; p as usize];
+        for (subtask, _) in spread.values() {
+            per_subtask[subtask as usize] += 1;
+        }
+        assert_eq!(per_subtask, vec![1000 / p as usize; p as usize], "p={p}");
+    }
+}
+
+/// Tags records with the subtask that processed them.
+struct TagSubtask(u32);
+
+impl Operator for TagSubtask {
+    type In = u32;
+    type Out = (u32, u32);
+    fn process(&mut self, r: Record<u32>, out: &mut Collector<(u32, u32)>, _: &mut OperatorContext<'_>) -> Result<()> {
+        out.collect_at(r.ts, (self.0, r.value));
+        Ok(())
+    }
+}
