@@ -23,8 +23,11 @@ pub const BUFFER_RECORDS: &str = "taskmanager.network.buffer-records";
 /// Buffers per channel between two tasks.
 pub const BUFFERS_PER_CHANNEL: &str = "taskmanager.network.buffers-per-channel";
 
+/// Checks the value of one key.
+type Check = fn(&Configuration, &str) -> Result<()>;
+
 /// Keys this component understands, with a checker for their values.
-const KNOWN_KEYS: &[(&str, fn(&Configuration, &str) -> Result<()>)] = &[
+const KNOWN_KEYS: &[(&str, Check)] = &[
     (PARALLELISM_DEFAULT, |c, k| c.get_positive(k).map(drop)),
     (MAX_PARALLELISM, |c, k| c.get_positive(k).map(drop)),
     (BUFFER_TIMEOUT, |c, k| c.get_duration(k).map(drop)),
@@ -114,11 +117,7 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         "m" | "min" | "minute" | "minutes" => 60_000,
         "h" | "hour" | "hours" => 3_600_000,
         "d" | "day" | "days" => 86_400_000,
-        other => {
-            return Err(format!(
-                "unknown time unit '{other}' in '{text}' (accepted: ms, s, min, h, d)"
-            ))
-        }
+        other => return Err(format!("unknown time unit '{other}' in '{text}' (accepted: ms, s, min, h, d)")),
     };
     Ok(Duration::from_millis(n.saturating_mul(ms)))
 }

@@ -68,9 +68,7 @@ impl Error {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
-            Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } => {
-                Fault::User
-            }
+            Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } => Fault::User,
             Error::Io { .. } => Fault::External,
             Error::Serialization(_) | Error::Internal(_) | Error::Canceled => Fault::Internal,
         }

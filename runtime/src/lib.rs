@@ -32,7 +32,9 @@ pub use task::TaskMetrics;
 
 /// Configuration keys the runtime understands.
 pub mod keys {
-    pub use crate::config::{AUTO_WATERMARK_INTERVAL, BUFFERS_PER_CHANNEL, BUFFER_RECORDS, BUFFER_TIMEOUT, MAX_PARALLELISM, PARALLELISM_DEFAULT};
+    pub use crate::config::{
+        AUTO_WATERMARK_INTERVAL, BUFFERS_PER_CHANNEL, BUFFER_RECORDS, BUFFER_TIMEOUT, MAX_PARALLELISM, PARALLELISM_DEFAULT,
+    };
 }
 
 /// What a job usually needs, in one import.
@@ -40,12 +42,13 @@ pub mod prelude {
     pub use crate::api::{CollectSink, DataStream, KeyedStream, StreamEnv, TaggedUnion};
     pub use crate::data::{Data, Key, Record, Timestamp};
     pub use crate::operators::{
-        CoProcessFunction, Collector, FnResult, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, Operator, OperatorContext, OutputTag, Sink, Source,
-        SourceStatus, TaskInfo, TimeDomain,
+        CoProcessFunction, Collector, FnResult, KeyedCoProcessFunction, KeyedContext, KeyedProcessFunction, Operator, OperatorContext,
+        OutputTag, Sink, Source, SourceStatus, TaskInfo, TimeDomain,
     };
     pub use crate::state::{KeyedStateContext, ListState, MapState, ReducingState, ValueState};
     pub use crate::time::windows::{
-        AggregateFunction, CountEvictor, CountTrigger, DeltaTrigger, EventTimeTrigger, ProcessWindowFunction, TimeEvictor, TimeWindow, WindowAssigner,
+        AggregateFunction, CountEvictor, CountTrigger, DeltaTrigger, EventTimeTrigger, ProcessWindowFunction, TimeEvictor, TimeWindow,
+        WindowAssigner,
     };
     pub use crate::time::{WatermarkEmission, WatermarkStrategy};
     pub use crate::{Error, Result};

@@ -8,14 +8,19 @@ use super::{DataStream, KeyedStream};
 use crate::data::{Data, Key};
 use crate::job::graph::{unbox_link, AnyBox, NodeKind, StreamNode, TypeOps};
 use crate::operators::{
-    CoProcessFunction, CoProcessOperator, Collector, FnResult, IntervalJoinOperator, KeyedCoProcessFunction, KeyedCoProcessOperator, TaskInfo,
-    TwoInputOperator,
+    CoProcessFunction, CoProcessOperator, Collector, FnResult, IntervalJoinOperator, KeyedCoProcessFunction, KeyedCoProcessOperator,
+    TaskInfo, TwoInputOperator,
 };
 use crate::task::{AnyLink, Outputs, TaskInput, TwoInputHead};
 use crate::time::windows::{TimeWindow, WindowAssigner};
 
 /// Adds a two-input node fed by `first` (input 0) and `second` (input 1).
-fn add_two_input<A: Data, B: Data, Op>(first: &DataStream<A>, second: &DataStream<B>, name: &str, make: Arc<dyn Fn(&TaskInfo) -> Op + Send + Sync>) -> DataStream<Op::Out>
+fn add_two_input<A: Data, B: Data, Op>(
+    first: &DataStream<A>,
+    second: &DataStream<B>,
+    name: &str,
+    make: Arc<dyn Fn(&TaskInfo) -> Op + Send + Sync>,
+) -> DataStream<Op::Out>
 where
     Op: TwoInputOperator<In1 = A, In2 = B>,
 {
@@ -67,7 +72,12 @@ impl<A: Data, B: Data> ConnectedStreams<A, B> {
     /// Processes both streams with a [`CoProcessFunction`].
     pub fn process<O: Data, F: CoProcessFunction<A, B, O>>(&self, f: F) -> DataStream<O> {
         let f = Mutex::new(f);
-        add_two_input(&self.first, &self.second, "CoProcess", Arc::new(move |_| CoProcessOperator::new(f.lock().expect("function lock").clone())))
+        add_two_input(
+            &self.first,
+            &self.second,
+            "CoProcess",
+            Arc::new(move |_| CoProcessOperator::new(f.lock().expect("function lock").clone())),
+        )
     }
 
     /// Maps each stream with its own function into one output type (Flink's `CoMap`).
@@ -91,9 +101,12 @@ impl<A: Data, B: Data, K: Key> KeyedConnectedStreams<A, B, K> {
     /// Processes both streams with a [`KeyedCoProcessFunction`].
     pub fn process<O: Data, F: KeyedCoProcessFunction<K, A, B, O>>(&self, f: F) -> DataStream<O> {
         let (f, k1, k2) = (Mutex::new(f), self.first.key_of.clone(), self.second.key_of.clone());
-        add_two_input(&self.first.stream, &self.second.stream, "KeyedCoProcess", Arc::new(move |_| {
-            KeyedCoProcessOperator::new(k1.clone(), k2.clone(), f.lock().expect("function lock").clone())
-        }))
+        add_two_input(
+            &self.first.stream,
+            &self.second.stream,
+            "KeyedCoProcess",
+            Arc::new(move |_| KeyedCoProcessOperator::new(k1.clone(), k2.clone(), f.lock().expect("function lock").clone())),
+        )
     }
 }
 
@@ -136,9 +149,12 @@ impl<A: Data, B: Data, K: Key> IntervalJoin<A, B, K> {
             self.first.stream.env.record_error(format!("interval join: lower bound {lower} is above upper bound {upper}"));
         }
         let (f, k1, k2) = (Mutex::new(f), self.first.key_of.clone(), self.second.key_of.clone());
-        add_two_input(&self.first.stream, &self.second.stream, "IntervalJoin", Arc::new(move |_| {
-            IntervalJoinOperator::new(k1.clone(), k2.clone(), lower, upper, f.lock().expect("function lock").clone())
-        }))
+        add_two_input(
+            &self.first.stream,
+            &self.second.stream,
+            "IntervalJoin",
+            Arc::new(move |_| IntervalJoinOperator::new(k1.clone(), k2.clone(), lower, upper, f.lock().expect("function lock").clone())),
+        )
     }
 }
 

@@ -219,7 +219,14 @@ fn local_settings(config: &Configuration, clock: Arc<dyn Clock>) -> Result<Local
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct JobArgs {
-    values: Rc<RefCell<BTreeMap<String, (Option<String>, bool)>>>,
+    values: Rc<RefCell<BTreeMap<String, ArgValue>>>,
+}
+
+/// An argument's value (`None` for a flag) and whether the job read it.
+#[derive(Debug, Clone)]
+struct ArgValue {
+    value: Option<String>,
+    used: bool,
 }
 
 impl JobArgs {
@@ -240,7 +247,7 @@ impl JobArgs {
                 }
                 None => (name.to_string(), None),
             };
-            if values.insert(name.clone(), (value, false)).is_some() {
+            if values.insert(name.clone(), ArgValue { value, used: false }).is_some() {
                 return Err(Error::Usage(format!("--{name} is given more than once")));
             }
             i += 1;
@@ -250,9 +257,9 @@ impl JobArgs {
 
     fn take(&self, name: &str) -> Option<Option<String>> {
         let mut values = self.values.borrow_mut();
-        let (value, used) = values.get_mut(name)?;
-        *used = true;
-        Some(value.clone())
+        let arg = values.get_mut(name)?;
+        arg.used = true;
+        Some(arg.value.clone())
     }
 
     /// The value of `--name`, parsed; `None` when absent.
@@ -290,7 +297,7 @@ impl JobArgs {
 
     /// An error naming arguments nobody read.
     pub fn check_all_used(&self) -> Result<()> {
-        let unused: Vec<String> = self.values.borrow().iter().filter(|(_, (_, used))| !used).map(|(k, _)| format!("--{k}")).collect();
+        let unused: Vec<String> = self.values.borrow().iter().filter(|(_, arg)| !arg.used).map(|(k, _)| format!("--{k}")).collect();
         if unused.is_empty() {
             Ok(())
         } else {

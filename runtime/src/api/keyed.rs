@@ -29,17 +29,23 @@ impl<T: Data, K: Key> KeyedStream<T, K> {
     /// Processes each key's elements with state and timers.
     pub fn process<O: Data, F: KeyedProcessFunction<K, T, O>>(&self, f: F) -> DataStream<O> {
         let (f, key_of) = (Mutex::new(f), self.key_of.clone());
-        self.stream.add_operator("KeyedProcess", "KeyedProcess", vec![], Arc::new(move |_| {
-            KeyedProcessOperator::new(key_of.clone(), f.lock().expect("function lock").clone())
-        }))
+        self.stream.add_operator(
+            "KeyedProcess",
+            "KeyedProcess",
+            vec![],
+            Arc::new(move |_| KeyedProcessOperator::new(key_of.clone(), f.lock().expect("function lock").clone())),
+        )
     }
 
     /// Emits each key's running reduction with every element (Flink's `reduce`).
     pub fn reduce<F: FnMut(T, T) -> T + Clone + Send + 'static>(&self, f: F) -> DataStream<T> {
         let (f, key_of) = (Mutex::new(f), self.key_of.clone());
-        self.stream.add_operator("Reduce", "Reduce", vec![], Arc::new(move |_| {
-            RollingReduce::new(key_of.clone(), f.lock().expect("function lock").clone())
-        }))
+        self.stream.add_operator(
+            "Reduce",
+            "Reduce",
+            vec![],
+            Arc::new(move |_| RollingReduce::new(key_of.clone(), f.lock().expect("function lock").clone())),
+        )
     }
 
     /// Groups each key's elements into windows.

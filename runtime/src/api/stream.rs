@@ -110,7 +110,13 @@ impl<T: Data> DataStream<T> {
     }
 
     /// Adds an operator built by `make` per subtask, with the given side outputs.
-    pub(crate) fn add_operator<Op>(&self, name: &str, kind_name: &'static str, sides: Vec<(Arc<str>, TypeOps, crate::operators::SideBufferFactory)>, make: OperatorFactory<Op>) -> DataStream<Op::Out>
+    pub(crate) fn add_operator<Op>(
+        &self,
+        name: &str,
+        kind_name: &'static str,
+        sides: Vec<(Arc<str>, TypeOps, crate::operators::SideBufferFactory)>,
+        make: OperatorFactory<Op>,
+    ) -> DataStream<Op::Out>
     where
         Op: Operator<In = T>,
     {
@@ -142,7 +148,11 @@ impl<T: Data> DataStream<T> {
     /// env.execute("transform").unwrap();
     /// assert_eq!(out.sorted(), vec![2, 4]);
     /// ```
-    pub fn transform<Op: Operator<In = T>>(&self, name: &str, make: impl Fn(&TaskInfo) -> Op + Send + Sync + 'static) -> DataStream<Op::Out> {
+    pub fn transform<Op: Operator<In = T>>(
+        &self,
+        name: &str,
+        make: impl Fn(&TaskInfo) -> Op + Send + Sync + 'static,
+    ) -> DataStream<Op::Out> {
         self.add_operator(name, "Transform", vec![], Arc::new(make))
     }
 
@@ -217,7 +227,9 @@ impl<T: Data> DataStream<T> {
 
     /// Assigns event timestamps and generates watermarks.
     pub fn assign_timestamps_and_watermarks(&self, strategy: WatermarkStrategy<T>) -> DataStream<T> {
-        self.add_link("Timestamps/Watermarks", "Watermarks", vec![], move |_, next, _| Box::new(WatermarkAssigner::new(strategy.clone(), next)))
+        self.add_link("Timestamps/Watermarks", "Watermarks", vec![], move |_, next, _| {
+            Box::new(WatermarkAssigner::new(strategy.clone(), next))
+        })
     }
 
     /// The stream of records the operator sent to side output `tag`.
@@ -226,7 +238,13 @@ impl<T: Data> DataStream<T> {
         if !known {
             self.env.record_error(format!("operator {} has no side output '{}'", self.node, tag.name()));
         }
-        DataStream { env: self.env.clone(), node: self.node, port: Some(tag.name.clone()), partition: PartitionSpec::Default, _t: PhantomData }
+        DataStream {
+            env: self.env.clone(),
+            node: self.node,
+            port: Some(tag.name.clone()),
+            partition: PartitionSpec::Default,
+            _t: PhantomData,
+        }
     }
 
     /// Writes the stream to `sink`; every subtask gets a clone.

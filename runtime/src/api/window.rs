@@ -8,8 +8,8 @@ use super::{DataStream, KeyedStream};
 use crate::data::{Data, Key};
 use crate::operators::OutputTag;
 use crate::time::windows::{
-    AggregateContents, AggregateFunction, EvictingContents, Evictor, ListContents, PassThrough, ProcessWindowFunction, ReduceContents, Trigger,
-    WindowAssigner, WindowContents, WindowOperator, WindowSpec,
+    AggregateContents, AggregateFunction, EvictingContents, Evictor, ListContents, PassThrough, ProcessWindowFunction, ReduceContents,
+    Trigger, WindowAssigner, WindowContents, WindowOperator, WindowSpec,
 };
 
 /// A keyed stream grouped into windows (Flink's `WindowedStream`).
@@ -58,7 +58,14 @@ impl<T: Data, K: Key, Tr: Trigger<T>> WindowedStream<T, K, Tr> {
 
     /// Replaces the assigner's default trigger.
     pub fn trigger<Tr2: Trigger<T>>(self, trigger: Tr2) -> WindowedStream<T, K, Tr2> {
-        WindowedStream { keyed: self.keyed, assigner: self.assigner, trigger, evictor: self.evictor, allowed_lateness: self.allowed_lateness, late_tag: self.late_tag }
+        WindowedStream {
+            keyed: self.keyed,
+            assigner: self.assigner,
+            trigger,
+            evictor: self.evictor,
+            allowed_lateness: self.allowed_lateness,
+            late_tag: self.late_tag,
+        }
     }
 
     /// Removes elements before or after the window function runs.
@@ -101,7 +108,11 @@ impl<T: Data, K: Key, Tr: Trigger<T>> WindowedStream<T, K, Tr> {
     }
 
     /// Aggregates each window's elements, then passes the result to `func` with key and window.
-    pub fn aggregate_with<A: AggregateFunction<T>, O: Data, W: ProcessWindowFunction<K, A::Out, O>>(self, agg: A, func: W) -> DataStream<O> {
+    pub fn aggregate_with<A: AggregateFunction<T>, O: Data, W: ProcessWindowFunction<K, A::Out, O>>(
+        self,
+        agg: A,
+        func: W,
+    ) -> DataStream<O> {
         let agg = Mutex::new(agg);
         self.build("Window(Aggregate)", move || AggregateContents(agg.lock().expect("function lock").clone()), func)
     }
@@ -122,16 +133,32 @@ impl<T: Data, K: Key, Tr: Trigger<T>> WindowedStream<T, K, Tr> {
             env.record_error("the window's trigger does not support merging windows (session windows)".to_string());
         }
         let sides = self.late_tag.iter().map(OutputTag::port).collect();
-        let (key_of, assigner, trigger, lateness, late_tag) = (self.keyed.key_of.clone(), self.assigner, Mutex::new(self.trigger), self.allowed_lateness, self.late_tag);
+        let (key_of, assigner, trigger, lateness, late_tag) =
+            (self.keyed.key_of.clone(), self.assigner, Mutex::new(self.trigger), self.allowed_lateness, self.late_tag);
         let func = Mutex::new(func);
-        let spec = move || WindowSpec { assigner, trigger: trigger.lock().expect("trigger lock").clone(), allowed_lateness: lateness, late_tag: late_tag.clone() };
+        let spec = move || WindowSpec {
+            assigner,
+            trigger: trigger.lock().expect("trigger lock").clone(),
+            allowed_lateness: lateness,
+            late_tag: late_tag.clone(),
+        };
         let func = move || func.lock().expect("function lock").clone();
         match self.evictor {
-            None => self.keyed.stream.add_operator(name, "Window", sides, Arc::new(move |_| WindowOperator::new(key_of.clone(), spec(), contents(), func()))),
-            Some(evictor) => self.keyed.stream.add_operator(&format!("Evicting{name}"), "Window", sides, Arc::new(move |_| {
-                let contents = EvictingContents { inner: contents(), evictor: evictor.clone() };
-                WindowOperator::new(key_of.clone(), spec(), contents, func())
-            })),
+            None => self.keyed.stream.add_operator(
+                name,
+                "Window",
+                sides,
+                Arc::new(move |_| WindowOperator::new(key_of.clone(), spec(), contents(), func())),
+            ),
+            Some(evictor) => self.keyed.stream.add_operator(
+                &format!("Evicting{name}"),
+                "Window",
+                sides,
+                Arc::new(move |_| {
+                    let contents = EvictingContents { inner: contents(), evictor: evictor.clone() };
+                    WindowOperator::new(key_of.clone(), spec(), contents, func())
+                }),
+            ),
         }
     }
 }

@@ -40,12 +40,15 @@ pub(crate) enum NodeKind {
     Sink(SinkFactory),
 }
 
+/// Builds the channel writer of an edge for one record type.
+type WriterFn = fn(Partitioning, Option<&Arc<dyn Any + Send + Sync>>, u32, Vec<Sender<Message>>, &ExchangeConfig) -> Result<AnyBox>;
+
 /// Operations on values of one record type, captured where the type is known.
 #[derive(Clone, Copy)]
 pub(crate) struct TypeOps {
     pub(crate) fanout: fn(Vec<AnyBox>) -> AnyBox,
     pub(crate) discard: fn() -> AnyBox,
-    pub(crate) writer: fn(Partitioning, Option<&Arc<dyn Any + Send + Sync>>, u32, Vec<Sender<Message>>, &ExchangeConfig) -> Result<AnyBox>,
+    pub(crate) writer: WriterFn,
     pub(crate) input_head: fn(AnyBox) -> Box<dyn TaskInput>,
     pub(crate) erase: fn(AnyBox) -> Box<dyn AnyLink>,
 }
@@ -192,7 +195,13 @@ pub(crate) fn build_job_graph(job: &str, nodes: &[StreamNode], config: &Configur
             }
             None => {
                 vertex_of_node[i] = vertices.len();
-                vertices.push(JobVertex { id: uids[i].clone(), name: String::new(), parallelism: parallelism[i], max_parallelism: 0, operators: vec![info] });
+                vertices.push(JobVertex {
+                    id: uids[i].clone(),
+                    name: String::new(),
+                    parallelism: parallelism[i],
+                    max_parallelism: 0,
+                    operators: vec![info],
+                });
             }
         }
     }
@@ -201,7 +210,10 @@ pub(crate) fn build_job_graph(job: &str, nodes: &[StreamNode], config: &Configur
         let explicit = v.operators.iter().filter_map(|o| nodes[o.node].max_parallelism).max();
         v.max_parallelism = explicit.or(default_max_p).unwrap_or_else(|| default_max_parallelism(v.parallelism));
         if v.max_parallelism < v.parallelism {
-            return Err(Error::Graph(format!("'{}' has parallelism {} above its max parallelism {}", v.name, v.parallelism, v.max_parallelism)));
+            return Err(Error::Graph(format!(
+                "'{}' has parallelism {} above its max parallelism {}",
+                v.name, v.parallelism, v.max_parallelism
+            )));
         }
     }
     let edges = job_edges(nodes, &vertex_of_node, &vertices, &parallelism)?;

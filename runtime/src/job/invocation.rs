@@ -85,13 +85,12 @@ Runtime options (any job):
 /// 0 (success), 1 (the job failed) or 2 (bad arguments or configuration).
 ///
 /// ```no_run
-/// fn main() {
-///     strom_runtime::main("--count N", |env| {
-///         let n: u64 = env.args().required("count")?;
-///         env.from_collection((0..n).collect()).map(|x: u64| x * x).sink(strom_runtime::CollectSink::new());
-///         env.execute("squares").map(drop)
-///     })
-/// }
+/// // The whole `main` of a job binary:
+/// strom_runtime::main("--count N", |env| {
+///     let n: u64 = env.args().required("count")?;
+///     env.from_collection((0..n).collect()).map(|x: u64| x * x).sink(strom_runtime::CollectSink::new());
+///     env.execute("squares").map(drop)
+/// })
 /// ```
 pub fn main(usage: &str, job: impl FnOnce(&StreamEnv) -> Result<()>) -> ! {
     init_tracing();

@@ -52,7 +52,9 @@ impl<K: Key, A: Data, B: Data, O: Data, F: FnMut(&A, &B, &mut Collector<O>) + 's
     }
 }
 
-impl<K: Key, A: Data, B: Data, O: Data, F: FnMut(&A, &B, &mut Collector<O>) + 'static> TwoInputOperator for IntervalJoinOperator<K, A, B, O, F> {
+impl<K: Key, A: Data, B: Data, O: Data, F: FnMut(&A, &B, &mut Collector<O>) + 'static> TwoInputOperator
+    for IntervalJoinOperator<K, A, B, O, F>
+{
     type In1 = A;
     type In2 = B;
     type Out = O;

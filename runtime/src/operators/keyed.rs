@@ -20,24 +20,12 @@ pub(crate) struct KeyedCore<T, K> {
 
 impl<T, K: Key> KeyedCore<T, K> {
     pub(crate) fn new(key_of: KeySelector<T, K>) -> Self {
-        Self {
-            key_of,
-            state: KeyedStateBackend::new(),
-            timers: TimerService::default(),
-            watermark: MIN_TIMESTAMP,
-        }
+        Self { key_of, state: KeyedStateBackend::new(), timers: TimerService::default(), watermark: MIN_TIMESTAMP }
     }
 
     /// The context for an element or timer of `key` at time `ts`.
     pub(crate) fn context<'a>(&'a mut self, key: &'a K, ts: Timestamp, now: Timestamp) -> KeyedContext<'a, K> {
-        KeyedContext {
-            key,
-            state: &mut self.state,
-            timers: &mut self.timers,
-            ts,
-            watermark: self.watermark,
-            processing_time: now,
-        }
+        KeyedContext { key, state: &mut self.state, timers: &mut self.timers, ts, watermark: self.watermark, processing_time: now }
     }
 }
 

@@ -19,8 +19,8 @@ pub mod testing;
 
 pub(crate) use basic::{Filter, FlatMap, Map};
 pub(crate) use interval_join::IntervalJoinOperator;
-pub(crate) use keyed::{KeySelector, KeyedCore};
 pub use keyed::KeyedContext;
+pub(crate) use keyed::{KeySelector, KeyedCore};
 pub use process::{KeyedProcessFunction, TimeDomain};
 pub(crate) use process::{KeyedProcessOperator, RollingReduce};
 pub use two_input::{CoProcessFunction, KeyedCoProcessFunction};
@@ -96,8 +96,7 @@ impl<T> Collector<T> {
     pub fn side<S: Data>(&mut self, tag: &OutputTag<S>, value: S) {
         let ts = self.ts;
         if let Some(side) = self.sides.iter_mut().find(|s| *s.tag == *tag.name) {
-            let records: &mut Vec<Record<S>> =
-                side.records.downcast_mut().expect("side output registered with the tag's type");
+            let records: &mut Vec<Record<S>> = side.records.downcast_mut().expect("side output registered with the tag's type");
             records.push(Record { ts, value });
         }
     }
@@ -203,12 +202,7 @@ pub trait Operator: 'static {
     }
 
     /// Processes one record.
-    fn process(
-        &mut self,
-        record: Record<Self::In>,
-        out: &mut Collector<Self::Out>,
-        ctx: &mut OperatorContext<'_>,
-    ) -> Result<()>;
+    fn process(&mut self, record: Record<Self::In>, out: &mut Collector<Self::Out>, ctx: &mut OperatorContext<'_>) -> Result<()>;
 
     /// Processes a batch, draining it. Operators override this when a batch at a time is
     /// cheaper than a record at a time.
@@ -226,22 +220,12 @@ pub trait Operator: 'static {
 
     /// The watermark advanced to `watermark`; fire event-time timers up to it. The runtime
     /// forwards the watermark downstream after this returns.
-    fn on_watermark(
-        &mut self,
-        _watermark: Timestamp,
-        _out: &mut Collector<Self::Out>,
-        _ctx: &mut OperatorContext<'_>,
-    ) -> Result<()> {
+    fn on_watermark(&mut self, _watermark: Timestamp, _out: &mut Collector<Self::Out>, _ctx: &mut OperatorContext<'_>) -> Result<()> {
         Ok(())
     }
 
     /// Processing time reached `now`; fire processing-time timers up to it.
-    fn on_processing_time(
-        &mut self,
-        _now: Timestamp,
-        _out: &mut Collector<Self::Out>,
-        _ctx: &mut OperatorContext<'_>,
-    ) -> Result<()> {
+    fn on_processing_time(&mut self, _now: Timestamp, _out: &mut Collector<Self::Out>, _ctx: &mut OperatorContext<'_>) -> Result<()> {
         Ok(())
     }
 

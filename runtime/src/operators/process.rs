@@ -70,7 +70,14 @@ impl<K: Key, I: Data, O: Data, F: KeyedProcessFunction<K, I, O>> KeyedProcessOpe
         Self { core: KeyedCore::new(key_of), f, _t: PhantomData }
     }
 
-    fn fire(&mut self, domain: TimeDomain, time: Timestamp, now: Timestamp, out: &mut Collector<O>, ctx: &OperatorContext<'_>) -> Result<()> {
+    fn fire(
+        &mut self,
+        domain: TimeDomain,
+        time: Timestamp,
+        now: Timestamp,
+        out: &mut Collector<O>,
+        ctx: &OperatorContext<'_>,
+    ) -> Result<()> {
         loop {
             let queue = match domain {
                 TimeDomain::EventTime => &mut self.core.timers.event,
@@ -161,7 +168,13 @@ mod tests {
             Ok(())
         }
 
-        fn on_timer(&mut self, ts: i64, domain: TimeDomain, ctx: &mut KeyedContext<'_, u8>, out: &mut Collector<(u8, i64, i64)>) -> FnResult {
+        fn on_timer(
+            &mut self,
+            ts: i64,
+            domain: TimeDomain,
+            ctx: &mut KeyedContext<'_, u8>,
+            out: &mut Collector<(u8, i64, i64)>,
+        ) -> FnResult {
             let tag = if domain == TimeDomain::EventTime { 0 } else { 1 };
             out.collect((*ctx.key(), self.sum.get(ctx).unwrap_or(0), ts * 10 + tag));
             self.sum.clear(ctx);
@@ -190,7 +203,8 @@ mod tests {
 
     #[test]
     fn rolling_reduce_emits_running_value() {
-        let mut h = OneInputHarness::new(RollingReduce::new(Arc::new(|v: &(char, i32)| v.0), |a: (char, i32), b: (char, i32)| (a.0, a.1 + b.1)));
+        let mut h =
+            OneInputHarness::new(RollingReduce::new(Arc::new(|v: &(char, i32)| v.0), |a: (char, i32), b: (char, i32)| (a.0, a.1 + b.1)));
         h.process_all([(1, ('a', 1)), (2, ('b', 2)), (3, ('a', 3))]);
         assert_eq!(h.take_output(), vec![(1, ('a', 1)), (2, ('b', 2)), (3, ('a', 4))]);
     }

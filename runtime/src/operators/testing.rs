@@ -21,13 +21,8 @@ impl<O: Operator> OneInputHarness<O> {
     /// A harness around `op`, opened, at processing time 0.
     pub fn new(op: O) -> Self {
         let manual = ManualClock::new(0);
-        let info = TaskInfo {
-            job_name: "test".into(),
-            task_name: "test-operator".into(),
-            subtask: 0,
-            parallelism: 1,
-            max_parallelism: 128,
-        };
+        let info =
+            TaskInfo { job_name: "test".into(), task_name: "test-operator".into(), subtask: 0, parallelism: 1, max_parallelism: 128 };
         let mut h = Self { op, out: Collector::new(), info, clock: Arc::new(manual.clone()), manual };
         let mut ctx = OperatorContext { info: &h.info, clock: &h.clock };
         h.op.open(&mut ctx).expect("operator opens in the harness");

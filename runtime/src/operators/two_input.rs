@@ -84,7 +84,14 @@ impl<K: Key, I1: Data, I2: Data, O: Data, F: KeyedCoProcessFunction<K, I1, I2, O
         Self { core: KeyedCore::new(key1), key2, f, _t: PhantomData }
     }
 
-    fn fire(&mut self, domain: TimeDomain, time: Timestamp, now: Timestamp, out: &mut Collector<O>, ctx: &OperatorContext<'_>) -> Result<()> {
+    fn fire(
+        &mut self,
+        domain: TimeDomain,
+        time: Timestamp,
+        now: Timestamp,
+        out: &mut Collector<O>,
+        ctx: &OperatorContext<'_>,
+    ) -> Result<()> {
         loop {
             let queue = match domain {
                 TimeDomain::EventTime => &mut self.core.timers.event,

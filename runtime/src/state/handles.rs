@@ -114,12 +114,7 @@ impl<V: Data> ValueState<V> {
     }
 
     /// Changes the current key's value in place, starting from `init()` when it has none.
-    pub fn modify<K: Key, R>(
-        &self,
-        ctx: &mut impl KeyedStateContext<K>,
-        init: impl FnOnce() -> V,
-        f: impl FnOnce(&mut V) -> R,
-    ) -> R {
+    pub fn modify<K: Key, R>(&self, ctx: &mut impl KeyedStateContext<K>, init: impl FnOnce() -> V, f: impl FnOnce(&mut V) -> R) -> R {
         with_table!(self.slot, ctx, V, |t, key, ns| f(t.get_or_insert_with(key, ns, init)))
     }
 
@@ -165,9 +160,7 @@ impl<T: Data> ListState<T> {
 
     /// Appends a value to the current key's list.
     pub fn add<K: Key>(&self, ctx: &mut impl KeyedStateContext<K>, value: T) {
-        with_table!(self.slot, ctx, Vec<T>, |t, key, ns| t
-            .get_or_insert_with(key, ns, Vec::new)
-            .push(value))
+        with_table!(self.slot, ctx, Vec<T>, |t, key, ns| t.get_or_insert_with(key, ns, Vec::new).push(value))
     }
 
     /// The current key's list, cloned (empty when there is none).
@@ -182,11 +175,7 @@ impl<T: Data> ListState<T> {
 
     /// Replaces the current key's list (an empty list clears it).
     pub fn update<K: Key>(&self, ctx: &mut impl KeyedStateContext<K>, values: Vec<T>) {
-        with_table!(self.slot, ctx, Vec<T>, |t, key, ns| if values.is_empty() {
-            drop(t.remove(key, ns))
-        } else {
-            t.put(key, ns, values)
-        })
+        with_table!(self.slot, ctx, Vec<T>, |t, key, ns| if values.is_empty() { drop(t.remove(key, ns)) } else { t.put(key, ns, values) })
     }
 
     /// Removes the current key's list.

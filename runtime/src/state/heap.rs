@@ -114,10 +114,7 @@ impl<K: Key> KeyedStateBackend<K> {
     /// what the state holds, a bug in the job that must not silently corrupt data.
     pub(crate) fn resolve<V: 'static>(&mut self, name: &str) -> usize {
         if let Some(i) = self.states.iter().position(|s| s.name == name) {
-            assert!(
-                self.states[i].value_type == TypeId::of::<V>(),
-                "state '{name}' is declared twice with different value types"
-            );
+            assert!(self.states[i].value_type == TypeId::of::<V>(), "state '{name}' is declared twice with different value types");
             return i;
         }
         self.states.push(Registered {

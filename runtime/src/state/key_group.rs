@@ -101,9 +101,7 @@ impl KeyGroup {
 /// Flink's default max parallelism for an operator of the given parallelism:
 /// `roundUpToPowerOfTwo(p + p / 2)` clamped to `[128, 32768]`.
 pub fn default_max_parallelism(parallelism: u32) -> u32 {
-    (parallelism + parallelism / 2)
-        .next_power_of_two()
-        .clamp(DEFAULT_LOWER_BOUND_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM)
+    (parallelism + parallelism / 2).next_power_of_two().clamp(DEFAULT_LOWER_BOUND_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM)
 }
 
 #[cfg(test)]

@@ -304,8 +304,11 @@ pub(crate) trait TaskInput {
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()>;
 }
 
-fn downcast_batch<T: Data>(batch: Box<dyn Any + Send>) -> Result<Box<Vec<Record<T>>>> {
-    batch.downcast().map_err(|_| crate::Error::Internal(format!("batch of unexpected type on a channel of {}", std::any::type_name::<T>())))
+fn downcast_batch<T: Data>(batch: Box<dyn Any + Send>) -> Result<Vec<Record<T>>> {
+    batch
+        .downcast::<Vec<Record<T>>>()
+        .map(|b| *b)
+        .map_err(|_| crate::Error::Internal(format!("batch of unexpected type on a channel of {}", std::any::type_name::<T>())))
 }
 
 /// The head of a one-input task.

@@ -10,7 +10,9 @@ mod chain;
 mod gate;
 mod source;
 
-pub(crate) use chain::{AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, Link, OperatorLink, Outputs, SinkLink, TaskInput, TwoInputHead};
+pub(crate) use chain::{
+    AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, Link, OperatorLink, Outputs, SinkLink, TaskInput, TwoInputHead,
+};
 pub(crate) use gate::{run_input_task, InputChannel};
 pub(crate) use source::{run_source_task, SourceHead, SourceTask};
 

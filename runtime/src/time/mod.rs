@@ -5,8 +5,8 @@ mod watermark;
 pub mod windows;
 
 pub use timers::TimerService;
-pub use watermark::{WatermarkEmission, WatermarkStrategy};
 pub(crate) use watermark::WatermarkAssigner;
+pub use watermark::{WatermarkEmission, WatermarkStrategy};
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -25,9 +25,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> Timestamp {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as Timestamp)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as Timestamp)
     }
 }
 

@@ -17,6 +17,9 @@ pub enum WatermarkEmission {
     PerEvent,
 }
 
+/// Extracts an event timestamp from a record and its previous timestamp.
+type TimestampAssigner<T> = Arc<dyn Fn(&T, Timestamp) -> Timestamp + Send + Sync>;
+
 /// How event timestamps are extracted and watermarks generated (Flink's `WatermarkStrategy`).
 ///
 /// ```
@@ -28,7 +31,7 @@ pub enum WatermarkEmission {
 /// # let _ = strategy;
 /// ```
 pub struct WatermarkStrategy<T> {
-    pub(crate) timestamp: Option<Arc<dyn Fn(&T, Timestamp) -> Timestamp + Send + Sync>>,
+    pub(crate) timestamp: Option<TimestampAssigner<T>>,
     /// `None`: no watermarks (but the final one at the end of input).
     pub(crate) out_of_orderness: Option<i64>,
     pub(crate) emission: WatermarkEmission,

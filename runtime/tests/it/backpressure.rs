@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use strom_runtime::prelude::*;
 use strom_runtime::keys;
+use strom_runtime::prelude::*;
 
 /// Emits `total` records, counting what it produced.
 #[derive(Clone)]

@@ -52,11 +52,7 @@ fn union_and_comap_merge_everything() {
         let a = env.from_collection((0..1000_i64).collect());
         let b = env.from_collection((1000..1500_i64).collect()).map(|x: i64| x * 2);
         let c = env.from_collection((0..300_u32).collect());
-        a.union(&[b])
-            .rebalance()
-            .connect(&c.rebalance())
-            .map(|x: i64| format!("i{x}"), |y: u32| format!("u{y}"))
-            .sink(out.clone());
+        a.union(&[b]).rebalance().connect(&c.rebalance()).map(|x: i64| format!("i{x}"), |y: u32| format!("u{y}")).sink(out.clone());
         env.execute("union").unwrap();
         let mut expected: Vec<String> = (0..1000).map(|x| format!("i{x}")).collect();
         expected.extend((1000..1500).map(|x| format!("i{}", x * 2)));

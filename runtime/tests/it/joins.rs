@@ -20,7 +20,9 @@ fn events(seed: u64, n: usize, keys: u64) -> Vec<(u64, i64)> {
 
 fn timed(env: &StreamEnv, events: &[(u64, i64)]) -> DataStream<(u64, i64)> {
     env.from_collection(events.to_vec()).assign_timestamps_and_watermarks(
-        WatermarkStrategy::for_monotonous_timestamps().with_timestamp_assigner(|e: &(u64, i64), _| e.1).with_emission(WatermarkEmission::PerEvent),
+        WatermarkStrategy::for_monotonous_timestamps()
+            .with_timestamp_assigner(|e: &(u64, i64), _| e.1)
+            .with_emission(WatermarkEmission::PerEvent),
     )
 }
 

@@ -66,7 +66,9 @@ fn run(events: &[(i64, u64)], p: u32, bound: i64, assigner: WindowAssigner) -> V
         .parallelism(1)
         .key_by(|e: &(i64, u64)| e.1)
         .window(assigner)
-        .aggregate_with(Count, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<(i64, i64, u64, u64)>| out.collect((w.start, w.end, *k, n)))
+        .aggregate_with(Count, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<(i64, i64, u64, u64)>| {
+            out.collect((w.start, w.end, *k, n))
+        })
         .sink(out.clone());
     env.execute("windows").unwrap();
     out.sorted()
@@ -81,7 +83,11 @@ fn tumbling_and_sliding_windows_match_the_simulation() {
         assert!(dropped > 0, "the data has late elements");
         for p in PARALLELISMS {
             let ms = |n: i64| Duration::from_millis(n as u64);
-            let assigner = if size == slide { WindowAssigner::tumbling_event_time(ms(size)) } else { WindowAssigner::sliding_event_time(ms(size), ms(slide)) };
+            let assigner = if size == slide {
+                WindowAssigner::tumbling_event_time(ms(size))
+            } else {
+                WindowAssigner::sliding_event_time(ms(size), ms(slide))
+            };
             assert_eq!(run(&input, p, 10, assigner), want, "p={p} size={size} slide={slide}");
         }
     }

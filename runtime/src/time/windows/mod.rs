@@ -13,10 +13,13 @@ mod triggers;
 
 pub use assigners::WindowAssigner;
 pub use evictors::{CountEvictor, Evictor, NoEvictor, TimeEvictor};
-pub use functions::{AggregateFunction, PassThrough, ProcessWindowFunction};
 pub(crate) use functions::{AggregateContents, EvictingContents, ListContents, ReduceContents, WindowContents};
+pub use functions::{AggregateFunction, PassThrough, ProcessWindowFunction};
 pub(crate) use operator::{WindowOperator, WindowSpec};
-pub use triggers::{CountTrigger, DefaultTrigger, DeltaTrigger, EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger, TriggerContext, TriggerResult};
+pub use triggers::{
+    CountTrigger, DefaultTrigger, DeltaTrigger, EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger, TriggerContext,
+    TriggerResult,
+};
 
 use crate::data::{Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::state::Namespace;

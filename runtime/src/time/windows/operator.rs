@@ -239,7 +239,8 @@ where
             return Ok(()); // The window was merged into another since the timer was set.
         }
         let mut tcx = Self::trigger_cx(&mut self.core, &key, w, self.now);
-        let result = if event_time { self.trigger.on_event_time(time, w, &mut tcx) } else { self.trigger.on_processing_time(time, w, &mut tcx) };
+        let result =
+            if event_time { self.trigger.on_event_time(time, w, &mut tcx) } else { self.trigger.on_processing_time(time, w, &mut tcx) };
         self.act(&key, w, result, out, task)?;
         if self.assigner.is_event_time() == event_time && time == self.cleanup_time(w) {
             self.clear_all(&key, w);

@@ -194,10 +194,14 @@ impl CountTrigger {
 
 impl<T> Trigger<T> for CountTrigger {
     fn on_element<K: Key>(&mut self, _: &T, _: Timestamp, _: TimeWindow, ctx: &mut TriggerContext<'_, K>) -> TriggerResult {
-        let count = self.count.modify(ctx, || 0, |c| {
-            *c += 1;
-            *c
-        });
+        let count = self.count.modify(
+            ctx,
+            || 0,
+            |c| {
+                *c += 1;
+                *c
+            },
+        );
         if count >= self.max_count {
             self.count.clear(ctx);
             TriggerResult::Fire
@@ -216,11 +220,14 @@ impl<T> Trigger<T> for CountTrigger {
     }
 }
 
+/// The distance between two elements (Flink's `DeltaFunction`).
+type DeltaFunction<T> = Arc<dyn Fn(&T, &T) -> f64 + Send + Sync>;
+
 /// Fires when `delta(last_fired_element, element)` exceeds a threshold (Flink's `DeltaTrigger`).
 #[derive(Clone)]
 pub struct DeltaTrigger<T> {
     threshold: f64,
-    delta: Arc<dyn Fn(&T, &T) -> f64 + Send + Sync>,
+    delta: DeltaFunction<T>,
     last: ValueState<T>,
 }
 
@@ -276,9 +283,18 @@ pub enum DefaultTrigger {
 macro_rules! delegate {
     ($self:ident, $t:ident => $call:expr) => {
         match $self {
-            DefaultTrigger::EventTime => { let mut $t = EventTimeTrigger; $call }
-            DefaultTrigger::ProcessingTime => { let mut $t = ProcessingTimeTrigger; $call }
-            DefaultTrigger::Never => { let mut $t = NeverTrigger; $call }
+            DefaultTrigger::EventTime => {
+                let mut $t = EventTimeTrigger;
+                $call
+            }
+            DefaultTrigger::ProcessingTime => {
+                let mut $t = ProcessingTimeTrigger;
+                $call
+            }
+            DefaultTrigger::Never => {
+                let mut $t = NeverTrigger;
+                $call
+            }
         }
     };
 }

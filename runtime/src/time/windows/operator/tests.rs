@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::*;
 use crate::operators::testing::OneInputHarness;
 use crate::time::windows::{
-    AggregateContents, AggregateFunction, CountTrigger, ReduceContents, DefaultTrigger, DeltaTrigger, EvictingContents, ListContents, TimeEvictor, TimeWindow, WindowAssigner,
+    AggregateContents, AggregateFunction, CountTrigger, DefaultTrigger, DeltaTrigger, EvictingContents, ListContents, ReduceContents,
+    TimeEvictor, TimeWindow, WindowAssigner,
 };
 
 #[derive(Clone)]
@@ -160,9 +161,12 @@ fn processing_time_tumbling_fires_on_the_clock() {
 #[test]
 fn count_trigger_fires_every_n_elements() {
     let spec = WindowSpec { assigner: WindowAssigner::global(), trigger: CountTrigger::of(2), allowed_lateness: 0, late_tag: None };
-    let op = WindowOperator::new(Arc::new(|c: &char| *c), spec, ListContents, |k: &char, _: TimeWindow, v: Vec<char>, out: &mut Collector<(char, usize)>| {
-        out.collect((*k, v.len()))
-    });
+    let op = WindowOperator::new(
+        Arc::new(|c: &char| *c),
+        spec,
+        ListContents,
+        |k: &char, _: TimeWindow, v: Vec<char>, out: &mut Collector<(char, usize)>| out.collect((*k, v.len())),
+    );
     let mut h = OneInputHarness::new(op);
     h.process_all([(0, 'a'), (0, 'b'), (0, 'a'), (0, 'a'), (0, 'a')]);
     let fired: Vec<_> = h.take_output().into_iter().map(|(_, v)| v).collect();
@@ -173,12 +177,18 @@ fn count_trigger_fires_every_n_elements() {
 #[test]
 fn delta_trigger_with_time_evictor() {
     type Car = (u8, i32, f64, i64);
-    let spec = WindowSpec { assigner: WindowAssigner::global(), trigger: DeltaTrigger::of(50.0, |a: &Car, b: &Car| b.2 - a.2), allowed_lateness: 0, late_tag: None };
+    let spec = WindowSpec {
+        assigner: WindowAssigner::global(),
+        trigger: DeltaTrigger::of(50.0, |a: &Car, b: &Car| b.2 - a.2),
+        allowed_lateness: 0,
+        late_tag: None,
+    };
     let max_by_speed = ReduceContents { f: |a: Car, b: Car| if b.1 > a.1 { b } else { a }, _t: std::marker::PhantomData };
     let contents = EvictingContents { inner: max_by_speed, evictor: Arc::new(TimeEvictor::of_ms(10)) };
     let op = WindowOperator::new(Arc::new(|c: &Car| c.0), spec, contents, crate::time::windows::PassThrough);
     let mut h = OneInputHarness::new(op);
-    let cars: Vec<(i64, Car)> = vec![(0, (1, 90, 0.0, 0)), (5, (1, 60, 30.0, 5)), (20, (1, 70, 55.0, 20)), (25, (1, 80, 80.0, 25)), (40, (1, 50, 120.0, 40))];
+    let cars: Vec<(i64, Car)> =
+        vec![(0, (1, 90, 0.0, 0)), (5, (1, 60, 30.0, 5)), (20, (1, 70, 55.0, 20)), (25, (1, 80, 80.0, 25)), (40, (1, 50, 120.0, 40))];
     h.process_all(cars);
     let fired: Vec<Car> = h.take_output().into_iter().map(|(_, v)| v).collect();
     // Fires when distance moved > 50 since the last firing element: at 55.0 (from 0.0), then at
