@@ -24,3 +24,8 @@ pub use strom_runtime::*;
 pub mod prelude {
     pub use strom_runtime::prelude::*;
 }
+
+/// The README's Rust code blocks compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
