@@ -7,7 +7,7 @@ use super::keyed::{KeyedContext, KeyedCore};
 use super::{user_error, Collector, FnResult, Operator, OperatorContext, TaskInfo};
 use crate::data::{Data, Key, Record, Timestamp};
 use crate::error::Result;
-use crate::state::ValueState;
+use crate::state::{Namespace, StateAccess, ValueState};
 
 /// Which clock a timer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +70,13 @@ impl<K: Key, I: Data, O: Data, F: KeyedProcessFunction<K, I, O>> KeyedProcessOpe
         Self { core: KeyedCore::new(key_of), f, _t: PhantomData }
     }
 
+    fn process_at(&mut self, r: Record<I>, now: Timestamp, out: &mut Collector<O>, ctx: &OperatorContext<'_>) -> Result<()> {
+        let key = (self.core.key_of)(&r.value);
+        out.ts = r.ts;
+        let mut kc = self.core.context(&key, r.ts, now);
+        self.f.process_element(r.value, &mut kc, out).map_err(|e| user_error(&ctx.info.task_name, e))
+    }
+
     fn fire(
         &mut self,
         domain: TimeDomain,
@@ -100,10 +107,14 @@ impl<K: Key, I: Data, O: Data, F: KeyedProcessFunction<K, I, O>> Operator for Ke
     }
 
     fn process(&mut self, r: Record<I>, out: &mut Collector<O>, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        let key = (self.core.key_of)(&r.value);
-        out.ts = r.ts;
-        let mut kc = self.core.context(&key, r.ts, ctx.processing_time());
-        self.f.process_element(r.value, &mut kc, out).map_err(|e| user_error(&ctx.info.task_name, e))
+        let now = ctx.processing_time();
+        self.process_at(r, now, out, ctx)
+    }
+
+    fn process_batch(&mut self, batch: &mut Vec<Record<I>>, out: &mut Collector<O>, ctx: &mut OperatorContext<'_>) -> Result<()> {
+        // One clock read per batch: processing time does not move within one mailbox action.
+        let now = ctx.processing_time();
+        batch.drain(..).try_for_each(|r| self.process_at(r, now, out, ctx))
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Collector<O>, ctx: &mut OperatorContext<'_>) -> Result<()> {
@@ -139,13 +150,19 @@ impl<K: Key, T: Data, F: FnMut(T, T) -> T + 'static> Operator for RollingReduce<
 
     fn process(&mut self, r: Record<T>, out: &mut Collector<T>, _: &mut OperatorContext<'_>) -> Result<()> {
         let key = (self.core.key_of)(&r.value);
-        let mut kc = self.core.context(&key, r.ts, r.ts);
-        let next = match self.acc.get(&mut kc) {
-            Some(acc) => (self.f)(acc, r.value),
-            None => r.value,
+        let mut access = StateAccess::new(&mut self.core.state, &key, Namespace::VOID);
+        let current = match self.acc.get_mut(&mut access) {
+            Some(acc) => {
+                let old = std::mem::replace(acc, r.value.clone());
+                *acc = (self.f)(old, r.value);
+                acc.clone()
+            }
+            None => {
+                self.acc.update(&mut access, r.value.clone());
+                r.value
+            }
         };
-        self.acc.update(&mut kc, next.clone());
-        out.collect_at(r.ts, next);
+        out.collect_at(r.ts, current);
         Ok(())
     }
 }

@@ -157,17 +157,24 @@ impl<T: Data> Link<T> for WatermarkAssigner<T> {
         if self.strategy.idleness.is_some() {
             self.last_activity = cx.clock.now_ms();
         }
-        let per_event = self.strategy.emission == WatermarkEmission::PerEvent;
+        if self.strategy.emission == WatermarkEmission::Periodic {
+            for r in batch.iter_mut() {
+                if let Some(f) = &self.strategy.timestamp {
+                    r.ts = f(&r.value, r.ts);
+                }
+                self.max_ts = self.max_ts.max(r.ts);
+            }
+            return self.next.push(batch, cx);
+        }
+        // Per event: records before each advancing watermark go out before it.
         for mut r in batch.drain(..) {
             if let Some(f) = &self.strategy.timestamp {
                 r.ts = f(&r.value, r.ts);
             }
             self.max_ts = self.max_ts.max(r.ts);
             self.pending.push(r);
-            if per_event {
-                if let Some(wm) = self.current_watermark() {
-                    self.emit(wm, cx)?;
-                }
+            if let Some(wm) = self.current_watermark() {
+                self.emit(wm, cx)?;
             }
         }
         if self.pending.is_empty() {
