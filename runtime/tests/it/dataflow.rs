@@ -99,3 +99,25 @@ impl Operator for TagSubtask {
         Ok(())
     }
 }
+
+#[test]
+fn keys_reach_the_subtask_owning_their_key_group() {
+    use strom_runtime::state::{KeyGroup, KeyGroupRange};
+    for (p, max_p) in [(1_u32, 128_u32), (4, 128), (3, 10)] {
+        let env = StreamEnv::new();
+        env.set_parallelism(p).set_max_parallelism(max_p);
+        let out = CollectSink::new();
+        env.from_collection((0..2_000_u32).collect())
+            .key_by(|x: &u32| format!("key-{}", x % 97))
+            .as_stream()
+            .transform("tag", |info: &TaskInfo| TagSubtask(info.subtask))
+            .sink(out.clone());
+        env.execute("key groups").unwrap();
+        let values = out.values();
+        assert_eq!(values.len(), 2_000);
+        for (subtask, x) in values {
+            let kg = KeyGroup::of(&format!("key-{}", x % 97), max_p);
+            assert!(KeyGroupRange::for_subtask(max_p, p, subtask).contains(kg), "p={p} max_p={max_p}: {x} on {subtask}");
+        }
+    }
+}
