@@ -22,6 +22,7 @@ pub use strom_runtime::*;
 
 /// What a job usually needs, in one import: the runtime's prelude and the connectors.
 pub mod prelude {
+    pub use strom_connectors::DataStreamExt;
     pub use strom_runtime::prelude::*;
 }
 

@@ -1,1 +1,3 @@
 //! Shared helpers of the example jobs.
+pub mod state_machine;
+pub mod top_speed;

@@ -32,7 +32,7 @@ pub enum Error {
     #[error("invalid job graph: {0}")]
     Graph(String),
     /// Reading or writing a file failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         /// What was being done ("reading", "creating", ...).
         op: &'static str,

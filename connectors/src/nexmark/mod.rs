@@ -53,9 +53,11 @@
 mod generator;
 mod model;
 mod random;
+mod source;
 
 pub use generator::{
     GeneratorConfig, NexmarkConfigError, NexmarkGenerator, RateShape, RateUnit, AUCTION_PROPORTION, BID_PROPORTION, DEFAULT_BASE_TIME_MS,
     FIRST_AUCTION_ID, FIRST_CATEGORY_ID, FIRST_PERSON_ID, PERSON_PROPORTION, PROPORTION_DENOMINATOR,
 };
 pub use model::{Auction, Bid, Event, Person};
+pub use source::NexmarkSource;

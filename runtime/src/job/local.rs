@@ -117,7 +117,7 @@ pub(crate) fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: Local
             Ok(metrics) => tasks.push((name, metrics)),
             Err(Error::Canceled) => {}
             Err(e) => {
-                tracing::error!(task = %name, error = %e, "task failed");
+                tracing::error!(task = %name, error = %crate::job::invocation::report_chain(&e), "task failed");
                 root_cause.get_or_insert(e);
             }
         }

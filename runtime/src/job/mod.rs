@@ -2,7 +2,7 @@
 //! job binary's entry point.
 
 pub(crate) mod graph;
-mod invocation;
+pub(crate) mod invocation;
 pub(crate) mod local;
 
 pub use graph::{JobEdge, JobGraph, JobVertex, OperatorInfo};
