@@ -50,6 +50,15 @@ pub enum Error {
         /// The panic message or the error.
         message: String,
     },
+    /// Input data the job cannot process (a malformed record). Retrying reads the same data,
+    /// so it cannot help.
+    #[error("invalid data in {task}: {message}")]
+    InvalidData {
+        /// `name (subtask/parallelism)`.
+        task: String,
+        /// Where the data is and what is wrong with it.
+        message: String,
+    },
     /// Encoding or decoding a value failed.
     #[error("serialization failed: {0}")]
     Serialization(String),
@@ -68,7 +77,7 @@ impl Error {
     /// Who is at fault.
     pub fn fault(&self) -> Fault {
         match self {
-            Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } => Fault::User,
+            Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } | Error::InvalidData { .. } => Fault::User,
             Error::Io { .. } => Fault::External,
             Error::Serialization(_) | Error::Internal(_) | Error::Canceled => Fault::Internal,
         }
@@ -77,6 +86,16 @@ impl Error {
     /// Whether retrying the same operation can succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Io { .. } | Error::TaskFailed { .. })
+    }
+
+    /// The error with its causes, for people: "reading in.txt: No such file or directory".
+    ///
+    /// ```
+    /// let e = strom_runtime::Error::io("reading", "in.txt", std::io::ErrorKind::NotFound.into());
+    /// assert_eq!(e.report(), "reading in.txt: entity not found");
+    /// ```
+    pub fn report(&self) -> String {
+        crate::job::invocation::report_chain(self)
     }
 
     /// An I/O error with the file and what was being done.

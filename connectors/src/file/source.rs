@@ -202,7 +202,7 @@ impl<T: Data> TextFileSource<T> {
         (self.parse)(line).map_err(|failure| {
             let path = self.files[self.position.file_index].display();
             let message = format!("{path}:{}: cannot parse line {:?}: {}", self.position.line, failure.line, failure.message);
-            Error::TaskFailed { task: self.task_name.clone(), message }
+            Error::InvalidData { task: self.task_name.clone(), message }
         })
     }
 
@@ -431,8 +431,10 @@ mod tests {
 
     #[test]
     fn missing_input_names_the_path() {
-        let error = list_input(Path::new("/nonexistent/input")).unwrap_err().to_string();
-        assert!(error.starts_with("reading /nonexistent/input: "), "{error}");
+        let error = list_input(Path::new("/nonexistent/input")).unwrap_err();
+        assert_eq!(error.to_string(), "reading /nonexistent/input");
+        let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains("No such file"), "{cause}");
     }
 
     #[test]

@@ -78,7 +78,7 @@ fn a_missing_input_fails_the_job_naming_the_path() {
         let env = StreamEnv::new();
         env.set_parallelism(p);
         env.add_source("Lines", TextFileSource::new(&missing)).sink(SubtaskSink::new());
-        let error = env.execute("read a missing file").expect_err("the job fails").to_string();
+        let error = env.execute("read a missing file").expect_err("the job fails").report();
         assert!(error.starts_with(&format!("reading {}: ", missing.display())), "parallelism {p}: {error}");
     }
 }

@@ -17,13 +17,13 @@ pub struct NoEvictor;
 
 impl<T> Evictor<T> for NoEvictor {}
 
-/// Keeps elements whose timestamp is within `window_size` of the newest (Flink's `TimeEvictor`).
+/// Keeps elements newer than `newest - window_size` (Flink's `TimeEvictor`).
 ///
 /// ```
 /// use strom_runtime::{Record, time::windows::{Evictor, TimeEvictor, TimeWindow}};
 /// let mut elements: Vec<Record<u8>> = [1, 5, 9, 10].iter().map(|&t| Record::new(t, 0)).collect();
 /// TimeEvictor::of_ms(5).evict_before(&mut elements, TimeWindow::GLOBAL);
-/// assert_eq!(elements.iter().map(|r| r.ts).collect::<Vec<_>>(), vec![5, 9, 10]);
+/// assert_eq!(elements.iter().map(|r| r.ts).collect::<Vec<_>>(), vec![9, 10]);
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TimeEvictor {
@@ -46,8 +46,9 @@ impl TimeEvictor {
             return;
         }
         let newest = elements.iter().map(|r| r.ts).max().unwrap_or(MIN_TIMESTAMP);
+        // Flink removes `timestamp <= max - window_size`.
         let cutoff = newest - self.window_size;
-        elements.retain(|r| r.ts >= cutoff);
+        elements.retain(|r| r.ts > cutoff);
     }
 }
 
