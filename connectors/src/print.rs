@@ -43,6 +43,8 @@ pub struct PrintSink<T> {
     identifier: String,
     /// What precedes each value on its line (set in `open`).
     prefix: String,
+    /// The reader went away (`job | head`): further output is discarded, the job goes on.
+    closed: bool,
     _t: PhantomData<fn(T)>,
 }
 
@@ -59,7 +61,7 @@ impl<T: Data + Display> PrintSink<T> {
 
     /// A sink printing to `target`.
     pub fn new(target: PrintTarget) -> Self {
-        Self { target, identifier: String::new(), prefix: String::new(), _t: PhantomData }
+        Self { target, identifier: String::new(), prefix: String::new(), closed: false, _t: PhantomData }
     }
 
     /// Starts every line with `identifier` (Flink's `print(sinkIdentifier)`).
@@ -84,17 +86,29 @@ impl<T: Data + Display> Sink for PrintSink<T> {
     }
 
     fn write(&mut self, batch: &mut Vec<Record<T>>, _: &mut OperatorContext<'_>) -> Result<()> {
+        if self.closed {
+            batch.clear();
+            return Ok(());
+        }
         let result = match self.target {
             PrintTarget::Stdout => write_lines(io::stdout().lock(), &self.prefix, batch),
             PrintTarget::Stderr => write_lines(io::stderr().lock(), &self.prefix, batch),
         };
-        result.map_err(|e| Error::io("writing", self.target.name(), e))
+        batch.clear();
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                tracing::info!(target_stream = self.target.name(), "output closed by its reader; discarding further output");
+                self.closed = true;
+                Ok(())
+            }
+            other => other.map_err(|e| Error::io("writing", self.target.name(), e)),
+        }
     }
 }
 
 impl<T> Clone for PrintSink<T> {
     fn clone(&self) -> Self {
-        Self { target: self.target, identifier: self.identifier.clone(), prefix: self.prefix.clone(), _t: PhantomData }
+        Self { target: self.target, identifier: self.identifier.clone(), prefix: self.prefix.clone(), closed: false, _t: PhantomData }
     }
 }
 
