@@ -85,8 +85,7 @@ impl Simulation {
         let windows = self.windows.entry(key.to_string()).or_default();
         let (mut s, mut e, mut count) = (start, end, 0);
         let mut merged_existing = 0;
-        loop {
-            let Some(i) = windows.iter().position(|w| w.start <= e && w.end >= s) else { break };
+        while let Some(i) = windows.iter().position(|w| w.start <= e && w.end >= s) {
             let w = windows.swap_remove(i);
             s = s.min(w.start);
             e = e.max(w.end);
@@ -156,7 +155,8 @@ fn check(label: &str, kind: Windows, bound: i64, lateness: i64) {
     let input = dir.path().join("events.csv");
     let text: String = events.iter().map(|(ts, k)| format!("{ts},{k}\n")).collect();
     std::fs::write(&input, text).unwrap();
-    let mut args: Vec<String> = vec!["--input".into(), input.to_string_lossy().into_owned(), "--out-of-orderness-ms".into(), bound.to_string()];
+    let mut args: Vec<String> =
+        vec!["--input".into(), input.to_string_lossy().into_owned(), "--out-of-orderness-ms".into(), bound.to_string()];
     match kind {
         Windows::Sliding { size, slide } if size == slide => args.extend(["--size-ms".into(), size.to_string()]),
         Windows::Sliding { size, slide } => args.extend(["--size-ms".into(), size.to_string(), "--slide-ms".into(), slide.to_string()]),
