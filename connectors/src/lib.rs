@@ -23,10 +23,12 @@
 mod blackhole;
 mod datagen;
 mod file;
+mod java_random;
 pub mod nexmark;
 mod print;
 
 pub use blackhole::BlackholeSink;
 pub use datagen::DataGenSource;
 pub use file::{FileSink, TextFileSource, DEFAULT_MAX_PART_SIZE};
+pub use java_random::JavaRandom;
 pub use print::{DataStreamExt, PrintSink, PrintTarget};

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use strom::prelude::*;
 use strom::JobArgs;
 
-use crate::state_machine::random::JavaRandom;
+use strom::connectors::JavaRandom;
 
 /// The generator's seed when `--seed` is not given.
 pub const DEFAULT_SEED: i64 = 42;

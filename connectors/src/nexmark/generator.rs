@@ -12,7 +12,7 @@ use std::iter::FusedIterator;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Auction, Bid, Event, Person};
-use super::random::JavaRandom;
+use crate::java_random::JavaRandom;
 
 /// Out of every [`PROPORTION_DENOMINATOR`] events, this many are people.
 pub const PERSON_PROPORTION: u64 = 1;

@@ -52,7 +52,6 @@
 
 mod generator;
 mod model;
-mod random;
 mod source;
 
 pub use generator::{

@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::random::JavaRandom;
+use strom::connectors::JavaRandom;
 
 /// The type of an event: the letter that drives a transition (Flink's `EventType`, whose
 /// constants are the lowercase letters; they print as such).
@@ -154,7 +154,7 @@ impl State {
     /// `randomInvalidTransition`).
     pub(crate) fn random_invalid_transition(self, rnd: &mut JavaRandom) -> EventType {
         loop {
-            let candidate = EventType::ALL[rnd.next_int(EventType::ALL.len() as i32) as usize];
+            let candidate = EventType::ALL[rnd.next_int_bounded(EventType::ALL.len() as i32) as usize];
             if self.transition(candidate) == State::InvalidTransition {
                 return candidate;
             }
@@ -166,7 +166,7 @@ impl State {
 mod tests {
     use super::EventType::{self, *};
     use super::State::{self, *};
-    use crate::state_machine::random::JavaRandom;
+    use strom::connectors::JavaRandom;
 
     /// The whole table, written out independently of `transitions()`: every (state, event)
     /// pair that is valid, with its target.

@@ -20,7 +20,7 @@ use strom::prelude::*;
 
 use super::dfa::State;
 use super::event::Event;
-use super::random::JavaRandom;
+use strom::connectors::JavaRandom;
 
 /// The generator picks a running machine among the first this many (plus one) in insertion
 /// order, so machines make progress roughly in the order they started.
@@ -74,7 +74,7 @@ impl EventsGenerator {
             let p = self.rnd.next_double();
             if p * 1000.0 >= self.states.len() as f64 {
                 // Start a new machine, unless the address is taken: then draw again (Flink recurses).
-                let address = self.rnd.next_int(max_ip - min_ip) + min_ip;
+                let address = self.rnd.next_int_bounded(max_ip - min_ip) + min_ip;
                 if self.addresses.contains(&address) {
                     continue;
                 }
@@ -90,7 +90,7 @@ impl EventsGenerator {
     /// transition, or an invalid one if `p < error_prob`; the machine is re-inserted at the
     /// end unless it terminated or got the invalid event.
     fn advance_running(&mut self, p: f64) -> (Event, bool) {
-        let skip = MAX_SKIP.min(self.rnd.next_int(self.states.len() as i32)) as usize;
+        let skip = MAX_SKIP.min(self.rnd.next_int_bounded(self.states.len() as i32)) as usize;
         let (address, state) = self.states.remove(skip).expect("skip is below the number of running machines");
         self.addresses.remove(&address);
         if p < self.error_prob {

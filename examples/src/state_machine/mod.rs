@@ -25,7 +25,6 @@
 mod dfa;
 mod event;
 mod generator;
-pub(crate) mod random;
 
 use std::path::PathBuf;
 use std::time::Duration;

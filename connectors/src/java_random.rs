@@ -4,7 +4,14 @@
 //! draws every field from it, so reproducing Beam's event stream requires reproducing
 //! Java's 48-bit linear congruential generator exactly, including the scrambling done by
 //! `setSeed`, the power-of-two fast path and the rejection loop of `nextInt(bound)`, and
-//! the way `nextLong` and `nextDouble` combine several draws.
+//! the way `nextLong` and `nextDouble` combine several draws. Flink's example generators
+//! (state machine, cars) use it too.
+//!
+//! ```
+//! use strom_connectors::JavaRandom;
+//! let mut r = JavaRandom::new(42);
+//! assert_eq!(r.next_int(), -1170105035); // new Random(42).nextInt() on the JVM
+//! ```
 
 /// The LCG multiplier used by `java.util.Random`.
 const MULTIPLIER: i64 = 0x5_DEEC_E66D;
@@ -17,14 +24,14 @@ const DOUBLE_UNIT: f64 = 1.0 / (1u64 << 53) as f64;
 
 /// `java.util.Random`: same seed, same sequence of values as on the JVM.
 #[derive(Debug, Clone)]
-pub(crate) struct JavaRandom {
+pub struct JavaRandom {
     /// The 48-bit LCG state.
     seed: i64,
 }
 
 impl JavaRandom {
     /// `new Random(seed)`.
-    pub(crate) fn new(seed: i64) -> Self {
+    pub fn new(seed: i64) -> Self {
         Self { seed: (seed ^ MULTIPLIER) & MASK }
     }
 
@@ -39,7 +46,7 @@ impl JavaRandom {
 
     /// `Random.nextInt()`: uniformly distributed over all `i32` values.
     #[inline]
-    pub(crate) fn next_int(&mut self) -> i32 {
+    pub fn next_int(&mut self) -> i32 {
         self.next(32)
     }
 
@@ -48,7 +55,7 @@ impl JavaRandom {
     /// Java throws for a non-positive `bound`; callers in this crate always pass a positive
     /// one, and a non-positive `bound` returns 0 without consuming randomness.
     #[inline]
-    pub(crate) fn next_int_bounded(&mut self, bound: i32) -> i32 {
+    pub fn next_int_bounded(&mut self, bound: i32) -> i32 {
         if bound <= 0 {
             return 0;
         }
@@ -72,7 +79,7 @@ impl JavaRandom {
 
     /// `Random.nextLong()`: two 32-bit draws combined into one `i64`.
     #[inline]
-    pub(crate) fn next_long(&mut self) -> i64 {
+    pub fn next_long(&mut self) -> i64 {
         let high = i64::from(self.next(32));
         let low = i64::from(self.next(32));
         (high << 32).wrapping_add(low)
@@ -80,7 +87,18 @@ impl JavaRandom {
 
     /// `Random.nextDouble()`: uniformly distributed in `[0, 1)` with 53 random bits.
     #[inline]
-    pub(crate) fn next_double(&mut self) -> f64 {
+    /// `Random.nextBoolean()`.
+    pub fn next_boolean(&mut self) -> bool {
+        self.next(1) != 0
+    }
+
+    /// `Random.nextFloat()`: uniform in `[0, 1)` with 24 random bits.
+    pub fn next_float(&mut self) -> f32 {
+        self.next(24) as f32 / (1 << 24) as f32
+    }
+
+    /// `Random.nextDouble()`: uniform in `[0, 1)` with 53 random bits.
+    pub fn next_double(&mut self) -> f64 {
         let high = i64::from(self.next(26));
         let low = i64::from(self.next(27));
         ((high << 27) + low) as f64 * DOUBLE_UNIT
@@ -91,6 +109,16 @@ impl JavaRandom {
 mod tests {
     //! Expected values were printed by `java.util.Random` on OpenJDK 17.
     use super::JavaRandom;
+
+    /// Values printed by OpenJDK 17 for `new Random(42)`: `nextInt(100)`, `nextInt(1 << 20)`,
+    /// `nextInt(Integer.MAX_VALUE)`, `nextBoolean()`, `nextFloat()`, `nextDouble()`.
+    #[test]
+    fn boolean_and_float_match_the_jvm() {
+        let mut r = JavaRandom::new(42);
+        let ints = [r.next_int_bounded(100), r.next_int_bounded(1 << 20), r.next_int_bounded(i32::MAX)];
+        let (b, f, d) = (r.next_boolean(), r.next_float(), r.next_double());
+        assert_eq!((ints, b, f.to_bits(), d.to_bits()), ([30, 57320, 1_467_211_248], false, 0x3e9e_1078, 0x3fee_2577_6a37_74ec));
+    }
 
     #[test]
     fn next_int_matches_java() {
