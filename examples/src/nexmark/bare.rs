@@ -189,7 +189,6 @@ pub fn q5(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q5Row)) 
     // Bid counts per auction, per open window (by end).
     let mut windows: BTreeMap<i64, HashMap<i64, i64>> = BTreeMap::new();
     let mut watermark = Watermark::new();
-    let mut emitted_until = i64::MIN;
     let mut close = |windows: &mut BTreeMap<i64, HashMap<i64, i64>>, end: i64| {
         let counts = windows.remove(&end).unwrap_or_default();
         let max = counts.values().copied().max().unwrap_or(0);
@@ -202,21 +201,20 @@ pub fn q5(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q5Row)) 
     for event in events {
         let ts = event.timestamp();
         if let Event::Bid(bid) = event {
-            let last_start = ts - ts.rem_euclid(q5::WINDOW_SLIDE_MS);
-            let mut start = last_start;
+            let mut start = ts - ts.rem_euclid(q5::WINDOW_SLIDE_MS);
             while start > ts - q5::WINDOW_SIZE_MS {
                 let end = start + q5::WINDOW_SIZE_MS;
-                if end > emitted_until {
+                // A window fires when the watermark reaches its max timestamp, `end - 1`;
+                // after that, its elements are late.
+                if end - 1 > watermark.current() {
                     *windows.entry(end).or_default().entry(bid.auction).or_insert(0) += 1;
                 }
                 start -= q5::WINDOW_SLIDE_MS;
             }
         }
         let wm = watermark.advance(ts);
-        // A window fires when the watermark reaches its max timestamp, `end - 1`.
         while let Some(end) = windows.keys().next().copied().filter(|end| end - 1 <= wm) {
             close(&mut windows, end);
-            emitted_until = end;
         }
     }
     while let Some(end) = windows.keys().next().copied() {
@@ -225,7 +223,7 @@ pub fn q5(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q5Row)) 
 }
 
 /// A window of q7's loop: its highest price and the bids with it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Highest {
     price: i64,
     bids: Vec<BidRow>,
@@ -238,7 +236,6 @@ pub fn q7(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q7Row)) 
     // Bids at exactly a window's end, by that end.
     let mut at_end: BTreeMap<i64, Vec<BidRow>> = BTreeMap::new();
     let mut watermark = Watermark::new();
-    let mut emitted_until = i64::MIN;
     let mut close = |highest: &mut BTreeMap<i64, Highest>, at_end: &mut BTreeMap<i64, Vec<BidRow>>, end: i64| {
         let last = at_end.remove(&end).unwrap_or_default();
         if let Some(window) = highest.remove(&end) {
@@ -247,12 +244,16 @@ pub fn q7(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q7Row)) 
             joined.for_each(|bid| emit(Q7Row::of(bid, end)));
         }
     };
+    let first_end = |highest: &BTreeMap<i64, Highest>, at_end: &BTreeMap<i64, Vec<BidRow>>| {
+        highest.keys().next().into_iter().chain(at_end.keys().next()).min().copied()
+    };
     for event in events {
         let ts = event.timestamp();
-        if let Event::Bid(bid) = event {
-            // A bid at the window's end is also the first bid of the next window: the
-            // watermark reaches `ts` only after both are complete, so it is not late.
-            if ts > emitted_until {
+        match event {
+            // A window's result is complete when the watermark reaches its inclusive end:
+            // after that, bids up to that time are late.
+            Event::Bid(bid) if ts > watermark.current() => {
+                let bid = BidRow::from(bid);
                 let end = ts - ts.rem_euclid(size) + size;
                 if ts == end - size {
                     at_end.entry(ts).or_default().push(bid.clone());
@@ -263,20 +264,17 @@ pub fn q7(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q7Row)) 
                     window.bids.clear();
                 }
                 if bid.price == window.price {
-                    window.bids.push(BidRow::from(bid));
+                    window.bids.push(bid);
                 }
             }
+            _ => {}
         }
         let wm = watermark.advance(ts);
-        // A window's result is complete when the watermark reaches its inclusive end.
-        let ends: Vec<i64> = highest.keys().chain(at_end.keys()).copied().filter(|&end| end <= wm).collect();
-        for end in ends {
+        while let Some(end) = first_end(&highest, &at_end).filter(|&end| end <= wm) {
             close(&mut highest, &mut at_end, end);
-            emitted_until = emitted_until.max(end);
         }
     }
-    let ends: Vec<i64> = highest.keys().chain(at_end.keys()).copied().collect();
-    for end in ends {
+    while let Some(end) = first_end(&highest, &at_end) {
         close(&mut highest, &mut at_end, end);
     }
 }
@@ -287,7 +285,6 @@ pub fn q8(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q8Row)) 
     // Per open window (by start), per person: name if registered in it, whether they sold.
     let mut windows: BTreeMap<i64, HashMap<i64, (Option<String>, bool)>> = BTreeMap::new();
     let mut watermark = Watermark::new();
-    let mut emitted_until = i64::MIN;
     let mut close = |windows: &mut BTreeMap<i64, HashMap<i64, (Option<String>, bool)>>, start: i64| {
         for (id, (name, sold)) in windows.remove(&start).unwrap_or_default() {
             if let (Some(name), true) = (name, sold) {
@@ -298,7 +295,8 @@ pub fn q8(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q8Row)) 
     for event in events {
         let ts = event.timestamp();
         let start = ts - ts.rem_euclid(size);
-        if start > emitted_until {
+        // Elements of a window that fired (at its max timestamp) are late.
+        if start + size - 1 > watermark.current() {
             match event {
                 Event::Person(p) => windows.entry(start).or_default().entry(p.id).or_default().0 = Some(p.name),
                 Event::Auction(a) => windows.entry(start).or_default().entry(a.seller).or_default().1 = true,
@@ -308,7 +306,6 @@ pub fn q8(events: impl IntoIterator<Item = Event>, mut emit: impl FnMut(Q8Row)) 
         let wm = watermark.advance(ts);
         while let Some(start) = windows.keys().next().copied().filter(|start| start + size - 1 <= wm) {
             close(&mut windows, start);
-            emitted_until = start;
         }
     }
     while let Some(start) = windows.keys().next().copied() {
