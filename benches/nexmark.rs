@@ -1,1 +1,96 @@
-fn main() {}
+//! The Nexmark throughput harness: every query on the runtime at parallelism 1 and 2, and
+//! as a bare loop ([`strom_examples::nexmark::bare`]), over the same bounded event stream.
+//!
+//! ```text
+//! cargo bench -p strom-examples --bench nexmark
+//! NEXMARK_EVENTS=5000000 NEXMARK_QUERIES=q0,q5 cargo bench -p strom-examples --bench nexmark
+//! ```
+//!
+//! `NEXMARK_EVENTS` is the number of events per run (default 10,000,000) and
+//! `NEXMARK_QUERIES` a comma-separated list of queries (default: all). Each run prints one
+//! line:
+//!
+//! ```text
+//! query=q5 mode=bare parallelism=1 events=N elapsed_ms=T events_per_sec=R
+//! query=q5 mode=runtime parallelism=1 events=N elapsed_ms=T events_per_sec=R ratio_to_bare=X.XX
+//! ```
+//!
+//! `ratio_to_bare` is the runtime's throughput over the bare loop's. The runtime runs
+//! with its default configuration and discards the rows in a blackhole sink; the bare loop
+//! discards them through `black_box`. Elapsed time is the job's run time as the runtime
+//! reports it (threads started to all finished), and the whole loop for the bare run.
+
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use strom::StreamEnv;
+use strom_examples::nexmark::{self, bare, Output, Query};
+
+/// Events per run unless `NEXMARK_EVENTS` says otherwise.
+const DEFAULT_EVENTS: u64 = 10_000_000;
+/// The runtime's parallelisms to measure.
+const PARALLELISMS: [u32; 2] = [1, 2];
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; a harness-less bench has no other options.
+    let (events, queries) = match settings() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    for query in queries {
+        if let Err(message) = bench(query, events) {
+            eprintln!("error: {query}: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// The number of events and the queries, from the environment.
+fn settings() -> Result<(u64, Vec<Query>), String> {
+    let events = match std::env::var("NEXMARK_EVENTS") {
+        Ok(v) => v.trim().replace('_', "").parse::<u64>().map_err(|e| format!("invalid NEXMARK_EVENTS '{v}': {e}"))?,
+        Err(_) => DEFAULT_EVENTS,
+    };
+    let queries = match std::env::var("NEXMARK_QUERIES") {
+        Ok(v) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Query::from_str)
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?,
+        Err(_) => Query::ALL.to_vec(),
+    };
+    Ok((events, queries))
+}
+
+/// Runs `query` as a bare loop, then on the runtime at each parallelism, printing a line per run.
+fn bench(query: Query, events: u64) -> Result<(), String> {
+    let config = nexmark::generator_config(events);
+    let started = Instant::now();
+    let rows = bare::run(query, &config);
+    let bare_elapsed = started.elapsed();
+    std::hint::black_box(rows);
+    let bare_rate = nexmark::events_per_sec(events, bare_elapsed);
+    println!("{}", line(query, "bare", 1, events, bare_elapsed));
+    for parallelism in PARALLELISMS {
+        let env = StreamEnv::new();
+        env.set_parallelism(parallelism);
+        nexmark::build(&env, query, &config, &Output::Discard);
+        let result = env.execute(&format!("Nexmark {query}")).map_err(|e| format!("{e:#}"))?;
+        let elapsed = result.net_runtime;
+        let ratio = nexmark::events_per_sec(events, elapsed) as f64 / bare_rate.max(1) as f64;
+        println!("{} ratio_to_bare={ratio:.2}", line(query, "runtime", parallelism, events, elapsed));
+    }
+    Ok(())
+}
+
+fn line(query: Query, mode: &str, parallelism: u32, events: u64, elapsed: Duration) -> String {
+    let rate = nexmark::events_per_sec(events, elapsed);
+    format!("query={query} mode={mode} parallelism={parallelism} events={events} elapsed_ms={} events_per_sec={rate}", elapsed.as_millis())
+}

@@ -96,7 +96,7 @@ enum Q3Input {
 fn project(event: Event) -> Option<Q3Input> {
     match event {
         Event::Person(p) => {
-            let local = STATES.contains(&p.state.as_str()).then(|| Seller { name: p.name, city: p.city, state: p.state });
+            let local = STATES.contains(&p.state.as_str()).then_some(Seller { name: p.name, city: p.city, state: p.state });
             Some(Q3Input::Person(PersonRef { id: p.id, local }))
         }
         Event::Auction(a) if a.category == CATEGORY => Some(Q3Input::Auction(AuctionRef { id: a.id, seller: a.seller })),

@@ -4,6 +4,7 @@
 mod backpressure;
 mod dataflow;
 mod failure;
+mod idleness;
 mod joins;
 mod plan;
 mod windows;
