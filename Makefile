@@ -16,7 +16,7 @@ build: deps
 run: deps
 	$(CARGO) build -p strom-examples --bins
 	@echo "== state-machine: $(RUN_EVENTS) events at parallelism 2; alerts for invalid transitions follow =="
-	./target/debug/state-machine -p 2 --events $(RUN_EVENTS)
+	./target/debug/state-machine -p 2 --events $(RUN_EVENTS) --error-rate 0.0001
 	@echo "== nexmark q5 (hot items), parallelism 2 =="
 	./target/debug/nexmark -p 2 --query q5 --events $(RUN_EVENTS)
 

@@ -47,8 +47,8 @@ pub mod prelude {
     };
     pub use crate::state::{KeyedStateContext, ListState, MapState, ReducingState, ValueState};
     pub use crate::time::windows::{
-        AggregateFunction, CountEvictor, CountTrigger, DeltaTrigger, EventTimeTrigger, ProcessWindowFunction, TimeEvictor, TimeWindow,
-        WindowAssigner,
+        AggregateFunction, CountAggregate, CountEvictor, CountTrigger, DeltaTrigger, EventTimeTrigger, ProcessWindowFunction, TimeEvictor,
+        TimeWindow, WindowAssigner,
     };
     pub use crate::time::{WatermarkEmission, WatermarkStrategy};
     pub use crate::{Error, Result};

@@ -53,7 +53,7 @@ fn main() {
             .key_by(|event: &Event| event.1.clone())
             .window(windows)
             .allowed_lateness(allowed_lateness)
-            .aggregate_with(Count, |key: &String, window: TimeWindow, count: u64, out: &mut Collector<String>| {
+            .aggregate_with(CountAggregate, |key: &String, window: TimeWindow, count: u64, out: &mut Collector<String>| {
                 out.collect(format!("{},{},{key},{count}", window.start, window.end));
             })
             .name("Count per window")
@@ -107,31 +107,6 @@ fn parse_event(line: &str) -> std::result::Result<Event, String> {
         return Err(format!("expected timestamp_ms,key with a non-empty key without commas, got key '{key}'"));
     }
     Ok((ts, key.to_string()))
-}
-
-/// Counts the elements of a window.
-#[derive(Debug, Clone, Copy)]
-struct Count;
-
-impl AggregateFunction<Event> for Count {
-    type Acc = u64;
-    type Out = u64;
-
-    fn create_accumulator(&self) -> u64 {
-        0
-    }
-
-    fn add(&self, _: Event, acc: &mut u64) {
-        *acc += 1;
-    }
-
-    fn get_result(&self, acc: &u64) -> u64 {
-        *acc
-    }
-
-    fn merge(&self, acc: &mut u64, other: u64) {
-        *acc += other;
-    }
 }
 
 #[cfg(test)]

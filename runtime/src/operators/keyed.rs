@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::{FnResult, TimeDomain};
 use crate::data::{Key, Timestamp, MIN_TIMESTAMP};
 use crate::state::{KeyedStateBackend, KeyedStateContext, Namespace, StateAccess};
 use crate::time::TimerService;
@@ -21,6 +22,25 @@ pub(crate) struct KeyedCore<T, K> {
 impl<T, K: Key> KeyedCore<T, K> {
     pub(crate) fn new(key_of: KeySelector<T, K>) -> Self {
         Self { key_of, state: KeyedStateBackend::new(), timers: TimerService::default(), watermark: MIN_TIMESTAMP }
+    }
+
+    /// Calls `on_timer` for every timer of `domain` due at `time`, in timestamp order,
+    /// including timers that callbacks register for times already due.
+    pub(crate) fn fire_timers(
+        &mut self,
+        domain: TimeDomain,
+        time: Timestamp,
+        now: Timestamp,
+        mut on_timer: impl FnMut(Timestamp, &mut KeyedContext<'_, K>) -> FnResult,
+    ) -> FnResult {
+        loop {
+            let queue = match domain {
+                TimeDomain::EventTime => &mut self.timers.event,
+                TimeDomain::ProcessingTime => &mut self.timers.processing,
+            };
+            let Some((key, _, ts)) = queue.pop_due(time) else { return Ok(()) };
+            on_timer(ts, &mut self.context(&key, ts, now))?;
+        }
     }
 
     /// The context for an element or timer of `key` at time `ts`.

@@ -92,16 +92,12 @@ impl<K: Key, I1: Data, I2: Data, O: Data, F: KeyedCoProcessFunction<K, I1, I2, O
         out: &mut Collector<O>,
         ctx: &OperatorContext<'_>,
     ) -> Result<()> {
-        loop {
-            let queue = match domain {
-                TimeDomain::EventTime => &mut self.core.timers.event,
-                TimeDomain::ProcessingTime => &mut self.core.timers.processing,
-            };
-            let Some((key, _, ts)) = queue.pop_due(time) else { return Ok(()) };
+        let f = &mut self.f;
+        let fired = self.core.fire_timers(domain, time, now, |ts, kc| {
             out.ts = ts;
-            let mut kc = self.core.context(&key, ts, now);
-            self.f.on_timer(ts, domain, &mut kc, out).map_err(|e| user_error(&ctx.info.task_name, e))?;
-        }
+            f.on_timer(ts, domain, kc, out)
+        });
+        fired.map_err(|e| user_error(&ctx.info.task_name, e))
     }
 }
 

@@ -27,26 +27,6 @@ impl Source for StoppableSource {
     }
 }
 
-#[derive(Clone)]
-struct Count;
-
-impl AggregateFunction<(i64, u32)> for Count {
-    type Acc = u64;
-    type Out = u64;
-    fn create_accumulator(&self) -> u64 {
-        0
-    }
-    fn add(&self, _: (i64, u32), acc: &mut u64) {
-        *acc += 1;
-    }
-    fn get_result(&self, acc: &u64) -> u64 {
-        *acc
-    }
-    fn merge(&self, acc: &mut u64, other: u64) {
-        *acc += other;
-    }
-}
-
 #[test]
 fn idle_source_releases_the_watermark() {
     let (stop, clock, out) = (Arc::new(AtomicBool::new(false)), ManualClock::new(0), CollectSink::new());
@@ -72,7 +52,7 @@ fn idle_source_releases_the_watermark() {
             a.union(&[b])
                 .key_by(|e: &(i64, u32)| e.1)
                 .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
-                .aggregate_with(Count, |_: &u32, w: TimeWindow, n: u64, out: &mut Collector<(i64, u64)>| out.collect((w.start, n)))
+                .aggregate_with(CountAggregate, |_: &u32, w: TimeWindow, n: u64, out: &mut Collector<(i64, u64)>| out.collect((w.start, n)))
                 .sink(out);
             env.execute("idleness")
         })

@@ -33,26 +33,6 @@ fn expected(events: &[(i64, u64)], bound: i64, size: i64, slide: i64) -> Vec<(i6
     counts.into_iter().map(|((s, e, k), n)| (s, e, k, n)).collect()
 }
 
-#[derive(Clone)]
-struct Count;
-
-impl AggregateFunction<(i64, u64)> for Count {
-    type Acc = u64;
-    type Out = u64;
-    fn create_accumulator(&self) -> u64 {
-        0
-    }
-    fn add(&self, _: (i64, u64), acc: &mut u64) {
-        *acc += 1;
-    }
-    fn get_result(&self, acc: &u64) -> u64 {
-        *acc
-    }
-    fn merge(&self, acc: &mut u64, other: u64) {
-        *acc += other;
-    }
-}
-
 fn run(events: &[(i64, u64)], p: u32, bound: i64, assigner: WindowAssigner) -> Vec<(i64, i64, u64, u64)> {
     let env = StreamEnv::new();
     env.set_parallelism(p);
@@ -66,7 +46,7 @@ fn run(events: &[(i64, u64)], p: u32, bound: i64, assigner: WindowAssigner) -> V
         .parallelism(1)
         .key_by(|e: &(i64, u64)| e.1)
         .window(assigner)
-        .aggregate_with(Count, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<(i64, i64, u64, u64)>| {
+        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<(i64, i64, u64, u64)>| {
             out.collect((w.start, w.end, *k, n))
         })
         .sink(out.clone());

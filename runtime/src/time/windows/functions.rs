@@ -37,6 +37,35 @@ pub trait AggregateFunction<T>: Clone + Send + 'static {
     fn merge(&self, acc: &mut Self::Acc, other: Self::Acc);
 }
 
+/// Counts the elements of a window, whatever their type.
+///
+/// ```
+/// use strom_runtime::time::windows::{AggregateFunction, CountAggregate};
+/// let mut acc = AggregateFunction::<&str>::create_accumulator(&CountAggregate);
+/// CountAggregate.add("a", &mut acc);
+/// CountAggregate.add("b", &mut acc);
+/// assert_eq!(AggregateFunction::<&str>::get_result(&CountAggregate, &acc), 2);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountAggregate;
+
+impl<T> AggregateFunction<T> for CountAggregate {
+    type Acc = u64;
+    type Out = u64;
+    fn create_accumulator(&self) -> u64 {
+        0
+    }
+    fn add(&self, _: T, acc: &mut u64) {
+        *acc += 1;
+    }
+    fn get_result(&self, acc: &u64) -> u64 {
+        *acc
+    }
+    fn merge(&self, acc: &mut u64, other: u64) {
+        *acc += other;
+    }
+}
+
 /// Turns a window's result into output, knowing the key and the window (Flink's
 /// `ProcessWindowFunction`; with `reduce`/`aggregate` it receives the single result, with
 /// `process` all elements). Closures `FnMut(&K, TimeWindow, R, &mut Collector<O>)` implement it.

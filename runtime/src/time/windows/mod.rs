@@ -14,7 +14,7 @@ mod triggers;
 pub use assigners::WindowAssigner;
 pub use evictors::{CountEvictor, Evictor, NoEvictor, TimeEvictor};
 pub(crate) use functions::{AggregateContents, EvictingContents, ListContents, ReduceContents, WindowContents};
-pub use functions::{AggregateFunction, PassThrough, ProcessWindowFunction};
+pub use functions::{AggregateFunction, CountAggregate, PassThrough, ProcessWindowFunction};
 pub(crate) use operator::{WindowOperator, WindowSpec};
 pub use triggers::{
     CountTrigger, DefaultTrigger, DeltaTrigger, EventTimeTrigger, NeverTrigger, ProcessingTimeTrigger, Trigger, TriggerContext,

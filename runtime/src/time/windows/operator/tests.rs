@@ -6,29 +6,9 @@ use std::time::Duration;
 use super::*;
 use crate::operators::testing::OneInputHarness;
 use crate::time::windows::{
-    AggregateContents, AggregateFunction, CountTrigger, DefaultTrigger, DeltaTrigger, EvictingContents, ListContents, ReduceContents,
+    AggregateContents, CountAggregate, CountTrigger, DefaultTrigger, DeltaTrigger, EvictingContents, ListContents, ReduceContents,
     TimeEvictor, TimeWindow, WindowAssigner,
 };
-
-#[derive(Clone)]
-struct Count;
-
-impl AggregateFunction<char> for Count {
-    type Acc = u64;
-    type Out = u64;
-    fn create_accumulator(&self) -> u64 {
-        0
-    }
-    fn add(&self, _: char, acc: &mut u64) {
-        *acc += 1;
-    }
-    fn get_result(&self, acc: &u64) -> u64 {
-        *acc
-    }
-    fn merge(&self, acc: &mut u64, other: u64) {
-        *acc += other;
-    }
-}
 
 type Fired = (i64, i64, char, u64);
 
@@ -37,13 +17,13 @@ fn emit(key: &char, w: TimeWindow, n: u64, out: &mut Collector<Fired>) {
 }
 
 type EmitFn = fn(&char, TimeWindow, u64, &mut Collector<Fired>);
-type Counting = WindowOperator<char, char, AggregateContents<Count>, EmitFn, Fired, DefaultTrigger>;
+type Counting = WindowOperator<char, char, AggregateContents<CountAggregate>, EmitFn, Fired, DefaultTrigger>;
 
 fn counting(assigner: WindowAssigner, lateness: i64, late: Option<OutputTag<char>>) -> OneInputHarness<Counting> {
     let trigger = if assigner.is_event_time() { DefaultTrigger::EventTime } else { DefaultTrigger::ProcessingTime };
     let has_late = late.clone();
     let spec = WindowSpec { assigner, trigger, allowed_lateness: lateness, late_tag: late };
-    let op = WindowOperator::new(Arc::new(|c: &char| *c), spec, AggregateContents(Count), emit as EmitFn);
+    let op = WindowOperator::new(Arc::new(|c: &char| *c), spec, AggregateContents(CountAggregate), emit as EmitFn);
     let h = OneInputHarness::new(op);
     match &has_late {
         Some(tag) => h.with_side_output(tag),
