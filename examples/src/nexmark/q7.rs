@@ -34,7 +34,9 @@
 //!    price.
 //!
 //! Only one small record per window and subtask crosses the network, instead of every bid.
-//! Late bids (none: the generator emits in order) are dropped, as the window aggregation
+//! The local phase keeps its open windows in a plain field: the runtime has no operator
+//! state yet, so they are not checkpointed (at most two windows are open per subtask). Late
+//! bids (none: the generator emits in order) are dropped, as the window aggregation
 //! drops them.
 
 use std::collections::BTreeMap;
