@@ -1,20 +1,19 @@
 //! The heap (`hashmap`) keyed state backend.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 
-use super::Namespace;
+use super::{FastMap, Namespace};
 use crate::data::Key;
 
 /// Values of one state, per key and namespace. Most keys have one or a few namespaces (the
 /// windows in flight), so a small vector beats a nested map.
 pub(crate) struct Table<K, V> {
-    pub(crate) entries: HashMap<K, Vec<(Namespace, V)>>,
+    pub(crate) entries: FastMap<K, Vec<(Namespace, V)>>,
 }
 
 impl<K: Key, V: 'static> Table<K, V> {
     fn new() -> Self {
-        Self { entries: HashMap::new() }
+        Self { entries: FastMap::default() }
     }
 
     pub(crate) fn get(&self, key: &K, ns: Namespace) -> Option<&V> {

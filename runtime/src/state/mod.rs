@@ -20,6 +20,10 @@ pub use key_group::{default_max_parallelism, stable_hash, KeyGroup, KeyGroupRang
 
 use crate::data::Timestamp;
 
+/// The hash map behind keyed state and timers: foldhash is several times faster than std's
+/// SipHash on small keys and still seeded per process, so keys cannot be chosen to collide.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The namespace of a state value: a window `[start, end)`, or [`Namespace::VOID`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Namespace {

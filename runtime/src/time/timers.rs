@@ -1,9 +1,9 @@
 //! Keyed timers: per key and namespace, deduplicated, fired in timestamp order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::data::{Key, Timestamp};
-use crate::state::Namespace;
+use crate::state::{FastMap, Namespace};
 
 /// Timers of one time domain (event or processing time).
 ///
@@ -12,14 +12,14 @@ use crate::state::Namespace;
 #[derive(Debug)]
 pub(crate) struct TimerQueue<K> {
     /// What is registered, by key: the truth for deletion and deduplication.
-    registered: HashMap<K, Vec<(Namespace, Timestamp)>>,
+    registered: FastMap<K, Vec<(Namespace, Timestamp)>>,
     /// Firing order. May hold entries deleted since; they are skipped when popped.
     queue: BTreeMap<Timestamp, Vec<(K, Namespace)>>,
 }
 
 impl<K: Key> Default for TimerQueue<K> {
     fn default() -> Self {
-        Self { registered: HashMap::new(), queue: BTreeMap::new() }
+        Self { registered: FastMap::default(), queue: BTreeMap::new() }
     }
 }
 
