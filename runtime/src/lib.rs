@@ -13,6 +13,7 @@
 //! takes an operator's output; `*Context` is what the runtime hands user code.
 
 pub mod api;
+pub mod checkpoint;
 mod config;
 mod data;
 mod error;

@@ -30,6 +30,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::checkpoint::{CheckpointId, OperatorRestore, OperatorSnapshot};
 use crate::data::{Data, Record, Timestamp, MIN_TIMESTAMP};
 use crate::error::Result;
 use crate::time::Clock;
@@ -238,6 +239,21 @@ pub trait Operator: 'static {
     fn finish(&mut self, _out: &mut Collector<Self::Out>, _ctx: &mut OperatorContext<'_>) -> Result<()> {
         Ok(())
     }
+    /// Snapshots the operator's state at a checkpoint barrier (the synchronous part: copy or
+    /// freeze what must be written; the runtime writes it asynchronously).
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Restores state from a checkpoint or savepoint; called before `open`.
+    fn restore_state(&mut self, _state: OperatorRestore) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checkpoint `checkpoint` is complete: everything up to its barrier is durable.
+    fn notify_checkpoint_complete(&mut self, _checkpoint: CheckpointId) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A two-input operator (the inputs may have different types).
@@ -273,6 +289,21 @@ pub trait TwoInputOperator: 'static {
     fn finish(&mut self, _out: &mut Collector<Self::Out>, _ctx: &mut OperatorContext<'_>) -> Result<()> {
         Ok(())
     }
+    /// See [`Operator::snapshot_state`]. Snapshots the operator's state at a checkpoint barrier (the synchronous part: copy or
+    /// freeze what must be written; the runtime writes it asynchronously).
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Restores state from a checkpoint or savepoint; called before `open`.
+    fn restore_state(&mut self, _state: OperatorRestore) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checkpoint `checkpoint` is complete: everything up to its barrier is durable.
+    fn notify_checkpoint_complete(&mut self, _checkpoint: CheckpointId) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What a source reports after a poll.
@@ -299,6 +330,21 @@ pub trait Source: 'static {
 
     /// Emits up to about one batch of records into `out`.
     fn poll_next(&mut self, out: &mut Collector<Self::Out>, ctx: &mut OperatorContext<'_>) -> Result<SourceStatus>;
+    /// Snapshots the read position (operator list or union state) at a checkpoint. Called
+    /// between polls, so the position covers exactly the records emitted so far.
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Restores the read position; called before `open`.
+    fn restore_state(&mut self, _state: OperatorRestore) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checkpoint `checkpoint` is complete (e.g. commit offsets to an external system).
+    fn notify_checkpoint_complete(&mut self, _checkpoint: CheckpointId) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink: the end of a stream.
@@ -314,8 +360,27 @@ pub trait Sink: 'static {
     /// Writes a batch, draining it.
     fn write(&mut self, batch: &mut Vec<Record<Self::In>>, ctx: &mut OperatorContext<'_>) -> Result<()>;
 
-    /// The input has ended: make everything written durable and visible.
+    /// The input has ended: flush what is buffered. With checkpointing, a final checkpoint
+    /// follows (`snapshot_state`, then `notify_checkpoint_complete`); without, make everything
+    /// written durable and visible here.
     fn finish(&mut self, _ctx: &mut OperatorContext<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Pre-commits at a checkpoint barrier: what was written since the last barrier becomes
+    /// pending, recorded in the returned (list or union) state.
+    fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
+        Ok(OperatorSnapshot::default())
+    }
+
+    /// Restores from a checkpoint: commit what was pending in it, discard anything newer.
+    /// Called before `open`.
+    fn restore_state(&mut self, _state: OperatorRestore) -> Result<()> {
+        Ok(())
+    }
+
+    /// Commits what was pending at checkpoint `checkpoint`, which is now complete.
+    fn notify_checkpoint_complete(&mut self, _checkpoint: CheckpointId) -> Result<()> {
         Ok(())
     }
 }
