@@ -65,6 +65,15 @@ pub enum Error {
     /// The task was canceled, or a task it exchanges data with failed.
     #[error("task canceled")]
     Canceled,
+    /// A checkpoint or savepoint cannot be used: its `_metadata` is missing (the checkpoint is
+    /// incomplete), or a file is missing, truncated or fails its checksum.
+    #[error("{path}: {problem}")]
+    CorruptCheckpoint {
+        /// The file (or directory) that is wrong.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// An invariant of the runtime was broken: a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -78,7 +87,7 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } | Error::InvalidData { .. } => Fault::User,
-            Error::Io { .. } => Fault::External,
+            Error::Io { .. } | Error::CorruptCheckpoint { .. } => Fault::External,
             Error::Serialization(_) | Error::Internal(_) | Error::Canceled => Fault::Internal,
         }
     }

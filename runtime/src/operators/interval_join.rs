@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
 use super::keyed::{KeySelector, KeyedCore};
-use super::{Collector, OperatorContext, TwoInputOperator};
+use super::{keyed_state_hooks, Collector, OperatorContext, TwoInputOperator};
 use crate::data::{Data, Key, Record, Timestamp, MIN_TIMESTAMP};
 use crate::error::{Error, Result};
 use crate::state::{Namespace, StateAccess, ValueState};
@@ -58,6 +58,13 @@ impl<K: Key, A: Data, B: Data, O: Data, F: FnMut(&A, &B, &mut Collector<O>) + 's
     type In1 = A;
     type In2 = B;
     type Out = O;
+
+    keyed_state_hooks!();
+
+    fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
+        self.core.open(ctx.info);
+        Ok(())
+    }
 
     fn process1(&mut self, r: Record<A>, out: &mut Collector<O>, ctx: &mut OperatorContext<'_>) -> Result<()> {
         if !self.check(r.ts, &ctx.info.task_name)? {

@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
-use super::{FnResult, TimeDomain};
+use super::{FnResult, TaskInfo, TimeDomain};
+use crate::checkpoint::{OperatorRestore, OperatorSnapshot};
 use crate::data::{Key, Timestamp, MIN_TIMESTAMP};
+use crate::error::Result;
+use crate::state::snapshot::{decode, encode, Blocks, KeyGroupBlock};
 use crate::state::{KeyedStateBackend, KeyedStateContext, Namespace, StateAccess};
 use crate::time::TimerService;
 
@@ -17,11 +20,43 @@ pub(crate) struct KeyedCore<T, K> {
     pub(crate) state: KeyedStateBackend<K>,
     pub(crate) timers: TimerService<K>,
     pub(crate) watermark: Timestamp,
+    /// Number of key groups, set when the operator opens.
+    pub(crate) max_parallelism: u32,
 }
 
 impl<T, K: Key> KeyedCore<T, K> {
     pub(crate) fn new(key_of: KeySelector<T, K>) -> Self {
-        Self { key_of, state: KeyedStateBackend::new(), timers: TimerService::default(), watermark: MIN_TIMESTAMP }
+        Self {
+            key_of,
+            state: KeyedStateBackend::new(),
+            timers: TimerService::default(),
+            watermark: MIN_TIMESTAMP,
+            max_parallelism: crate::state::UPPER_BOUND_MAX_PARALLELISM,
+        }
+    }
+
+    /// Called from the operator's `open`.
+    pub(crate) fn open(&mut self, info: &TaskInfo) {
+        self.max_parallelism = info.max_parallelism;
+    }
+
+    /// Keyed state and timers in canonical form, per key group.
+    pub(crate) fn snapshot(&self) -> Result<OperatorSnapshot> {
+        let mut blocks = Blocks::new();
+        self.state.snapshot_into(self.max_parallelism, &mut blocks)?;
+        self.timers.snapshot_into(self.max_parallelism, &mut blocks)?;
+        let keyed = blocks.into_iter().map(|(kg, block)| Ok((kg, encode(&block)?))).collect::<Result<_>>()?;
+        Ok(OperatorSnapshot { keyed, ..OperatorSnapshot::default() })
+    }
+
+    /// Restores keyed state and timers from canonical form.
+    pub(crate) fn restore(&mut self, state: OperatorRestore) -> Result<()> {
+        for (kg, bytes) in state.keyed {
+            let block: KeyGroupBlock = decode(&bytes, &format!("key group {kg}"))?;
+            self.state.restore(kg, block.states);
+            self.timers.restore(block.timers)?;
+        }
+        Ok(())
     }
 
     /// Calls `on_timer` for every timer of `domain` due at `time`, in timestamp order,

@@ -385,6 +385,21 @@ pub trait Sink: 'static {
     }
 }
 
+/// The checkpoint hooks of an operator whose state is all in `self.core` (a `KeyedCore`),
+/// and an `open` that tells the core its task.
+macro_rules! keyed_state_hooks {
+    () => {
+        fn snapshot_state(&mut self, _: crate::checkpoint::CheckpointId) -> crate::Result<crate::checkpoint::OperatorSnapshot> {
+            self.core.snapshot()
+        }
+
+        fn restore_state(&mut self, state: crate::checkpoint::OperatorRestore) -> crate::Result<()> {
+            self.core.restore(state)
+        }
+    };
+}
+pub(crate) use keyed_state_hooks;
+
 /// Turns a user function's error or panic payload into a task failure message.
 pub(crate) fn user_error(context: &str, err: UserError) -> crate::Error {
     crate::Error::TaskFailed { task: context.to_string(), message: format!("{err:#}") }

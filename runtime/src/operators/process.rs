@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::keyed::{KeyedContext, KeyedCore};
-use super::{user_error, Collector, FnResult, Operator, OperatorContext, TaskInfo};
+use super::{keyed_state_hooks, user_error, Collector, FnResult, Operator, OperatorContext, TaskInfo};
 use crate::data::{Data, Key, Record, Timestamp};
 use crate::error::Result;
 use crate::state::{Namespace, StateAccess, ValueState};
@@ -98,7 +98,10 @@ impl<K: Key, I: Data, O: Data, F: KeyedProcessFunction<K, I, O>> Operator for Ke
     type In = I;
     type Out = O;
 
+    keyed_state_hooks!();
+
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
+        self.core.open(ctx.info);
         self.f.open(ctx.info).map_err(|e| user_error(&ctx.info.task_name, e))
     }
 
@@ -143,6 +146,13 @@ impl<K: Key, T: Data, F: FnMut(T, T) -> T + 'static> RollingReduce<K, T, F> {
 impl<K: Key, T: Data, F: FnMut(T, T) -> T + 'static> Operator for RollingReduce<K, T, F> {
     type In = T;
     type Out = T;
+
+    keyed_state_hooks!();
+
+    fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
+        self.core.open(ctx.info);
+        Ok(())
+    }
 
     fn process(&mut self, r: Record<T>, out: &mut Collector<T>, _: &mut OperatorContext<'_>) -> Result<()> {
         let key = (self.core.key_of)(&r.value);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{Collector, Operator, OperatorContext, OutputTag, TaskInfo};
+use crate::checkpoint::{CheckpointId, OperatorRestore, OperatorSnapshot};
 use crate::data::{Data, Record, Timestamp};
 use crate::time::{Clock, ManualClock};
 
@@ -20,9 +21,21 @@ pub struct OneInputHarness<O: Operator> {
 impl<O: Operator> OneInputHarness<O> {
     /// A harness around `op`, opened, at processing time 0.
     pub fn new(op: O) -> Self {
+        Self::with_state(op, None, 0, 1)
+    }
+
+    /// A harness around `op` restored from `state` as subtask `subtask` of `parallelism`
+    /// (max parallelism 128), then opened.
+    pub fn restored(op: O, state: OperatorRestore, subtask: u32, parallelism: u32) -> Self {
+        Self::with_state(op, Some(state), subtask, parallelism)
+    }
+
+    fn with_state(mut op: O, state: Option<OperatorRestore>, subtask: u32, parallelism: u32) -> Self {
+        if let Some(state) = state {
+            op.restore_state(state).expect("operator restores in the harness");
+        }
         let manual = ManualClock::new(0);
-        let info =
-            TaskInfo { job_name: "test".into(), task_name: "test-operator".into(), subtask: 0, parallelism: 1, max_parallelism: 128 };
+        let info = TaskInfo { job_name: "test".into(), task_name: "test-operator".into(), subtask, parallelism, max_parallelism: 128 };
         let mut h = Self { op, out: Collector::new(), info, clock: Arc::new(manual.clone()), manual };
         let mut ctx = OperatorContext { info: &h.info, clock: &h.clock };
         h.op.open(&mut ctx).expect("operator opens in the harness");
@@ -76,6 +89,16 @@ impl<O: Operator> OneInputHarness<O> {
         let side = self.out.sides.iter_mut().find(|s| *s.tag == *tag.name).expect("side output registered with with_side_output");
         let records: &mut Vec<Record<S>> = side.records.downcast_mut().expect("tag type");
         records.drain(..).map(|r| (r.ts, r.value)).collect()
+    }
+
+    /// Snapshots the operator's state.
+    pub fn snapshot(&mut self) -> OperatorSnapshot {
+        self.op.snapshot_state(CheckpointId(1)).expect("operator snapshots")
+    }
+
+    /// Gives the operator back (to restore it into another harness).
+    pub fn into_operator_for_restore(self) -> O {
+        self.op
     }
 
     /// The operator, to inspect its state.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::keyed::{KeyedContext, KeyedCore};
 use super::process::TimeDomain;
-use super::{user_error, Collector, FnResult, OperatorContext, TaskInfo, TwoInputOperator};
+use super::{keyed_state_hooks, user_error, Collector, FnResult, OperatorContext, TaskInfo, TwoInputOperator};
 use crate::data::{Data, Key, Record, Timestamp};
 use crate::error::Result;
 
@@ -108,7 +108,10 @@ impl<K: Key, I1: Data, I2: Data, O: Data, F: KeyedCoProcessFunction<K, I1, I2, O
     type In2 = I2;
     type Out = O;
 
+    keyed_state_hooks!();
+
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
+        self.core.open(ctx.info);
         self.f.open(ctx.info).map_err(|e| user_error(&ctx.info.task_name, e))
     }
 

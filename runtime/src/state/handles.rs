@@ -57,7 +57,7 @@ impl Slot {
         Self { name: name.into(), id: Cell::new(None) }
     }
 
-    fn table<'b, K: Key, V: 'static>(&self, s: &'b mut StateAccess<'_, K>) -> &'b mut Table<K, V> {
+    fn table<'b, K: Key, V: Data>(&self, s: &'b mut StateAccess<'_, K>) -> &'b mut Table<K, V> {
         let id = match self.id.get() {
             Some(id) => id,
             None => {

@@ -1,9 +1,12 @@
 //! The heap (`hashmap`) keyed state backend.
 
 use std::any::{Any, TypeId};
+use std::collections::HashMap;
 
-use super::{FastMap, Namespace};
-use crate::data::Key;
+use super::snapshot::{decode, encode, Blocks, RawEntry, StateEntries};
+use super::{FastMap, KeyGroup, Namespace};
+use crate::data::{Data, Key};
+use crate::error::Result;
 
 /// Values of one state, per key and namespace. Most keys have one or a few namespaces (the
 /// windows in flight), so a small vector beats a nested map.
@@ -66,10 +69,36 @@ struct Registered {
     table: Box<dyn Any>,
     /// Number of keys in the table; instantiated for its types at registration.
     key_count: fn(&dyn Any) -> usize,
+    /// Writes the table into snapshot blocks; instantiated for its types at registration.
+    snapshot: fn(&dyn Any, &str, u32, &mut Blocks) -> Result<()>,
 }
 
 fn key_count_of<K: Key, V: 'static>(table: &dyn Any) -> usize {
     table.downcast_ref::<Table<K, V>>().map_or(0, |t| t.entries.len())
+}
+
+fn snapshot_of<K: Key, V: Data>(table: &dyn Any, name: &str, max_parallelism: u32, blocks: &mut Blocks) -> Result<()> {
+    let table = table.downcast_ref::<Table<K, V>>().expect("snapshot function registered with its table's types");
+    for (key, slots) in &table.entries {
+        let kg = KeyGroup::of(key, max_parallelism).0;
+        let key_bytes = encode(key)?;
+        let entries = blocks.entry(kg).or_default().state(name);
+        for (ns, value) in slots {
+            entries.push(RawEntry { key: key_bytes.clone(), ns: *ns, value: encode(value)? });
+        }
+    }
+    Ok(())
+}
+
+/// Fills a new table from restored entries.
+fn restore_table<K: Key, V: Data>(name: &str, entries: Vec<(u32, RawEntry)>) -> Result<Table<K, V>> {
+    let mut table = Table::new();
+    for (_, e) in entries {
+        let key: K = decode(&e.key, &format!("a key of state '{name}'"))?;
+        let value: V = decode(&e.value, &format!("a value of state '{name}'"))?;
+        table.put(&key, e.ns, value);
+    }
+    Ok(table)
 }
 
 /// Keyed state of one operator subtask, on the heap.
@@ -84,6 +113,9 @@ fn key_count_of<K: Key, V: 'static>(table: &dyn Any) -> usize {
 /// ```
 pub struct KeyedStateBackend<K> {
     states: Vec<Registered>,
+    /// Restored entries of states no handle has asked for yet (types unknown until then),
+    /// with their key groups. They go into the next snapshot unchanged if still unclaimed.
+    pending: HashMap<String, Vec<(u32, RawEntry)>>,
     _key: std::marker::PhantomData<K>,
 }
 
@@ -103,26 +135,53 @@ impl<K: Key> Default for KeyedStateBackend<K> {
 impl<K: Key> KeyedStateBackend<K> {
     /// An empty backend.
     pub fn new() -> Self {
-        Self { states: Vec::new(), _key: std::marker::PhantomData }
+        Self { states: Vec::new(), pending: HashMap::new(), _key: std::marker::PhantomData }
     }
 
     /// The id of the state called `name` holding values of type `V`, registering it on first use.
     ///
     /// # Panics
     /// If `name` is already registered with another value type: two handles disagree about
-    /// what the state holds, a bug in the job that must not silently corrupt data.
-    pub(crate) fn resolve<V: 'static>(&mut self, name: &str) -> usize {
+    /// what the state holds, a bug in the job that must not silently corrupt data. Also if
+    /// restored entries of `name` cannot be read as `V` (the job changed the state's type):
+    /// the task fails with that message rather than running on without its state.
+    pub(crate) fn resolve<V: Data>(&mut self, name: &str) -> usize {
         if let Some(i) = self.states.iter().position(|s| s.name == name) {
             assert!(self.states[i].value_type == TypeId::of::<V>(), "state '{name}' is declared twice with different value types");
             return i;
         }
+        let table = match self.pending.remove(name) {
+            Some(entries) => restore_table::<K, V>(name, entries).unwrap_or_else(|e| panic!("restoring state '{name}': {e}")),
+            None => Table::<K, V>::new(),
+        };
         self.states.push(Registered {
             name: name.to_string(),
             value_type: TypeId::of::<V>(),
-            table: Box::new(Table::<K, V>::new()),
+            table: Box::new(table),
             key_count: key_count_of::<K, V>,
+            snapshot: snapshot_of::<K, V>,
         });
         self.states.len() - 1
+    }
+
+    /// Adds every state's entries, and the unclaimed restored ones, to `blocks`.
+    pub(crate) fn snapshot_into(&self, max_parallelism: u32, blocks: &mut Blocks) -> Result<()> {
+        for s in &self.states {
+            (s.snapshot)(s.table.as_ref(), &s.name, max_parallelism, blocks)?;
+        }
+        for (name, entries) in &self.pending {
+            for (kg, e) in entries {
+                blocks.entry(*kg).or_default().state(name).push(e.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes restored entries of key group `kg`; they are read when a handle first asks.
+    pub(crate) fn restore(&mut self, kg: u32, states: Vec<StateEntries>) {
+        for s in states {
+            self.pending.entry(s.name).or_default().extend(s.entries.into_iter().map(|e| (kg, e)));
+        }
     }
 
     pub(crate) fn table_mut<V: 'static>(&mut self, id: usize) -> &mut Table<K, V> {

@@ -13,6 +13,7 @@
 mod handles;
 mod heap;
 mod key_group;
+pub(crate) mod snapshot;
 
 pub use handles::{KeyedStateContext, ListState, MapState, ReducingState, StateAccess, ValueState};
 pub use heap::KeyedStateBackend;

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::data::{Key, Timestamp};
-use crate::state::{FastMap, Namespace};
+use crate::error::Result;
+use crate::state::snapshot::{decode, encode, Blocks, TimerEntry};
+use crate::state::{FastMap, KeyGroup, Namespace};
 
 /// Timers of one time domain (event or processing time).
 ///
@@ -91,6 +93,19 @@ impl<K: Key> TimerQueue<K> {
     }
 }
 
+impl<K: Key> TimerQueue<K> {
+    /// Adds every registered timer to the snapshot blocks of its key's group.
+    fn snapshot_into(&self, event_time: bool, max_parallelism: u32, blocks: &mut Blocks) -> Result<()> {
+        for (key, timers) in &self.registered {
+            let kg = KeyGroup::of(key, max_parallelism).0;
+            let key_bytes = encode(key)?;
+            let block = blocks.entry(kg).or_default();
+            block.timers.extend(timers.iter().map(|&(ns, ts)| TimerEntry { key: key_bytes.clone(), ns, ts, event_time }));
+        }
+        Ok(())
+    }
+}
+
 /// Event-time and processing-time timers of one keyed operator subtask.
 #[derive(Debug)]
 pub struct TimerService<K> {
@@ -101,6 +116,24 @@ pub struct TimerService<K> {
 impl<K: Key> Default for TimerService<K> {
     fn default() -> Self {
         Self { event: TimerQueue::default(), processing: TimerQueue::default() }
+    }
+}
+
+impl<K: Key> TimerService<K> {
+    /// Adds all timers to the snapshot blocks.
+    pub(crate) fn snapshot_into(&self, max_parallelism: u32, blocks: &mut Blocks) -> Result<()> {
+        self.event.snapshot_into(true, max_parallelism, blocks)?;
+        self.processing.snapshot_into(false, max_parallelism, blocks)
+    }
+
+    /// Registers restored timers.
+    pub(crate) fn restore(&mut self, timers: Vec<TimerEntry>) -> Result<()> {
+        for t in timers {
+            let key: K = decode(&t.key, "a timer's key")?;
+            let queue = if t.event_time { &mut self.event } else { &mut self.processing };
+            queue.register(&key, t.ns, t.ts);
+        }
+        Ok(())
     }
 }
 

@@ -278,6 +278,13 @@ where
     type In = T;
     type Out = O;
 
+    crate::operators::keyed_state_hooks!();
+
+    fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
+        self.core.open(ctx.info);
+        Ok(())
+    }
+
     fn process(&mut self, r: Record<T>, out: &mut Collector<O>, ctx: &mut OperatorContext<'_>) -> Result<()> {
         self.now = ctx.processing_time();
         self.process_element(r, out, &ctx.info.task_name)
