@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DataStream, KeyedStream};
 use crate::data::{Data, Key};
-use crate::job::graph::{unbox_link, AnyBox, NodeKind, StreamNode, TypeOps};
+use crate::job::graph::{unbox_link, AnyBox, NodeKind, NodeSetup, StreamNode, TypeOps};
 use crate::operators::{
     CoProcessFunction, CoProcessOperator, Collector, FnResult, IntervalJoinOperator, KeyedCoProcessFunction, KeyedCoProcessOperator,
     TaskInfo, TwoInputOperator,
@@ -24,9 +24,9 @@ fn add_two_input<A: Data, B: Data, Op>(
 where
     Op: TwoInputOperator<In1 = A, In2 = B>,
 {
-    let factory = Arc::new(move |info: &TaskInfo, next: AnyBox, sides: Vec<Box<dyn AnyLink>>| {
+    let factory = Arc::new(move |setup: &NodeSetup<'_>, next: AnyBox, sides: Vec<Box<dyn AnyLink>>| {
         let outputs = Outputs { main: unbox_link::<Op::Out>(next), sides };
-        Box::new(TwoInputHead::new(make(info), outputs, Collector::new())) as Box<dyn TaskInput>
+        Box::new(TwoInputHead::new(setup.uid.clone(), make(setup.info), outputs, Collector::new())) as Box<dyn TaskInput>
     });
     let node = StreamNode {
         name: name.to_string(),

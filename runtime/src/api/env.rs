@@ -2,16 +2,23 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use super::DataStream;
+use crate::checkpoint::coordinator::CheckpointConfig;
 use crate::config::{self, Configuration};
 use crate::error::{Error, Result};
 use crate::exchange::ExchangeConfig;
-use crate::job::graph::{build_job_graph, NodeKind, StreamNode, TypeOps};
-use crate::job::local::{run_local, JobExecutionResult, LocalSettings};
+use crate::job::graph::{build_job_graph, NodeKind, NodeSetup, StreamNode, TypeOps};
+use crate::job::local::{run_local, JobExecutionResult, LocalSettings, RestoreSettings};
+
+/// The checkpoint or savepoint to restore from (Flink's key; `-s` sets it).
+pub(crate) const SAVEPOINT_PATH: &str = "execution.savepoint.path";
+/// Skip state of operators missing from the job (`--allow-non-restored-state`).
+pub(crate) const SAVEPOINT_IGNORE_UNCLAIMED: &str = "execution.savepoint.ignore-unclaimed-state";
 use crate::job::JobGraph;
 use crate::operators::{Collector, Source};
 use crate::task::{SourceHead, SourceTask};
@@ -128,9 +135,10 @@ impl StreamEnv {
     /// Adds a parallel source; every subtask gets a clone of `source`.
     pub fn add_source<S: Source + Clone + Send>(&self, name: &str, source: S) -> DataStream<S::Out> {
         let proto = Mutex::new(source);
-        let factory = Arc::new(move |_: &crate::operators::TaskInfo, next| {
+        let factory = Arc::new(move |setup: &NodeSetup<'_>, next| {
             let source = proto.lock().expect("source prototype lock").clone();
-            let head = SourceHead { source, out: Collector::new(), next: crate::job::graph::unbox_link::<S::Out>(next) };
+            let next = crate::job::graph::unbox_link::<S::Out>(next);
+            let head = SourceHead { uid: setup.uid.clone(), source, out: Collector::new(), next };
             Box::new(head) as Box<dyn SourceTask>
         });
         let node = StreamNode {
@@ -180,7 +188,13 @@ impl StreamEnv {
         if self.mode() == RunMode::Plan {
             let json = serde_json::to_string_pretty(&graph).map_err(|e| Error::Serialization(e.to_string()))?;
             println!("{json}");
-            return Ok(JobExecutionResult { job_name: job_name.to_string(), net_runtime: Default::default(), tasks: Vec::new() });
+            return Ok(JobExecutionResult {
+                job_name: job_name.to_string(),
+                job_id: String::new(),
+                net_runtime: Default::default(),
+                tasks: Vec::new(),
+                checkpoints: Vec::new(),
+            });
         }
         let inner = self.inner.borrow();
         let settings = local_settings(&inner.config, inner.clock.clone())?;
@@ -203,7 +217,12 @@ fn local_settings(config: &Configuration, clock: Arc<dyn Clock>) -> Result<Local
         exchange.buffer_timeout = t;
     }
     let watermark_interval = config.get_duration(config::AUTO_WATERMARK_INTERVAL)?.unwrap_or(std::time::Duration::from_millis(200));
-    Ok(LocalSettings { exchange, watermark_interval, clock })
+    let checkpoints = CheckpointConfig::from_config(config)?;
+    let restore = config.get(SAVEPOINT_PATH).map(|path| RestoreSettings {
+        path: PathBuf::from(path),
+        allow_non_restored: config.get(SAVEPOINT_IGNORE_UNCLAIMED) == Some("true"),
+    });
+    Ok(LocalSettings { exchange, watermark_interval, clock, checkpoints, restore })
 }
 
 /// The job's own command-line arguments, `--name value` or `--flag` (Flink's `ParameterTool`).

@@ -5,7 +5,7 @@
 //! plan, depending on how the job binary was started).
 
 mod connected;
-mod env;
+pub(crate) mod env;
 mod keyed;
 mod stream;
 mod testing;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use super::{ConnectedStreams, JoinedStreams, KeyedStream, StreamEnv};
 use crate::data::{Data, Key};
 use crate::exchange::PartitionSpec;
-use crate::job::graph::{unbox_link, AnyBox, NodeKind, StreamEdge, StreamNode, TypeOps};
+use crate::job::graph::{unbox_link, AnyBox, NodeKind, NodeSetup, StreamEdge, StreamNode, TypeOps};
 use crate::operators::{Collector, Filter, FlatMap, Map, Operator, OutputTag, Sink, TaskInfo};
 use crate::state::stable_hash;
 use crate::task::{AnyLink, BoxLink, OperatorLink, Outputs, SinkLink};
@@ -89,10 +89,10 @@ impl<T: Data> DataStream<T> {
         name: &str,
         kind_name: &'static str,
         side_outputs: Vec<(Arc<str>, TypeOps)>,
-        link: impl Fn(&TaskInfo, BoxLink<O>, Vec<Box<dyn AnyLink>>) -> BoxLink<T> + Send + Sync + 'static,
+        link: impl Fn(&NodeSetup<'_>, BoxLink<O>, Vec<Box<dyn AnyLink>>) -> BoxLink<T> + Send + Sync + 'static,
     ) -> DataStream<O> {
-        let factory = Arc::new(move |info: &TaskInfo, next: AnyBox, sides: Vec<Box<dyn AnyLink>>| {
-            Box::new(link(info, unbox_link::<O>(next), sides)) as AnyBox
+        let factory = Arc::new(move |setup: &NodeSetup<'_>, next: AnyBox, sides: Vec<Box<dyn AnyLink>>| {
+            Box::new(link(setup, unbox_link::<O>(next), sides)) as AnyBox
         });
         let node = StreamNode {
             name: name.to_string(),
@@ -122,10 +122,10 @@ impl<T: Data> DataStream<T> {
     {
         let ports = sides.iter().map(|(tag, ops, _)| (tag.clone(), *ops)).collect();
         let buffers: Vec<_> = sides.into_iter().map(|(_, _, b)| b).collect();
-        self.add_link(name, kind_name, ports, move |info, main, side_links| {
+        self.add_link(name, kind_name, ports, move |setup, main, side_links| {
             let mut out = Collector::new();
             out.sides = buffers.iter().map(|b| b()).collect();
-            Box::new(OperatorLink::new(make(info), Outputs { main, sides: side_links }, out))
+            Box::new(OperatorLink::new(setup.uid.clone(), make(setup.info), Outputs { main, sides: side_links }, out))
         })
     }
 
@@ -250,9 +250,9 @@ impl<T: Data> DataStream<T> {
     /// Writes the stream to `sink`; every subtask gets a clone.
     pub fn sink<S: Sink<In = T> + Clone + Send>(&self, sink: S) -> DataStreamSink {
         let proto = Mutex::new(sink);
-        let factory = Arc::new(move |_: &TaskInfo| {
+        let factory = Arc::new(move |setup: &NodeSetup<'_>| {
             let sink = proto.lock().expect("sink prototype lock").clone();
-            Box::new(Box::new(SinkLink(sink)) as BoxLink<T>) as AnyBox
+            Box::new(Box::new(SinkLink { uid: setup.uid.clone(), sink }) as BoxLink<T>) as AnyBox
         });
         let node = StreamNode {
             name: "Sink".to_string(),

@@ -13,9 +13,10 @@
 //! all of it). Both state backends read and write that form, so savepoints move between them.
 
 mod assign;
+pub(crate) mod coordinator;
 mod storage;
 
-pub use assign::assign_state;
+pub use assign::{assign_state, unmatched_operators};
 pub use storage::{CheckpointStorage, StateFileHandle};
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@ pub(crate) use writer::ChannelWriter;
 
 use std::any::Any;
 
+use crate::checkpoint::Barrier;
 use crate::data::Timestamp;
 
 /// What travels on a channel between two tasks.
@@ -24,6 +25,8 @@ pub(crate) enum Message {
     Watermark(Timestamp),
     /// The producer became idle (`true`) or active again.
     Idle(bool),
+    /// A checkpoint barrier: everything before it belongs to the checkpoint.
+    Barrier(Barrier),
     /// The producer finished; nothing follows.
     End,
 }
@@ -34,6 +37,7 @@ impl std::fmt::Debug for Message {
             Message::Batch(_) => f.write_str("Batch"),
             Message::Watermark(w) => write!(f, "Watermark({w})"),
             Message::Idle(i) => write!(f, "Idle({i})"),
+            Message::Barrier(b) => write!(f, "Barrier({})", b.id),
             Message::End => f.write_str("End"),
         }
     }

@@ -7,10 +7,11 @@ use std::time::Instant;
 use crossbeam_channel::{Sender, TrySendError};
 
 use super::{ExchangeConfig, Message, Partitioning};
+use crate::checkpoint::{Barrier, CheckpointId};
 use crate::data::{Data, Record, Timestamp};
 use crate::error::{Error, Result};
 use crate::state::KeyGroup;
-use crate::task::{Link, TaskCx};
+use crate::task::{Link, TaskCx, TaskSnapshot};
 
 enum Router<T> {
     Forward,
@@ -143,6 +144,18 @@ impl<T: Data> Link<T> for ChannelWriter<T> {
 
     fn finish(&mut self, cx: &mut TaskCx) -> Result<()> {
         self.broadcast(|| Message::End, cx)
+    }
+
+    fn snapshot(&mut self, barrier: &Barrier, _: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        if cx.finished {
+            // The stream has ended; a finished task's snapshot has nothing to align.
+            return Ok(());
+        }
+        self.broadcast(|| Message::Barrier(barrier.clone()), cx)
+    }
+
+    fn notify_complete(&mut self, _: CheckpointId, _: &mut TaskCx) -> Result<()> {
+        Ok(())
     }
 
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()> {

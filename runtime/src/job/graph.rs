@@ -22,10 +22,17 @@ use crate::task::{AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, SourceTa
 /// A type-erased `BoxLink<T>` (boxed once more so it can travel as `dyn Any`).
 pub(crate) type AnyBox = Box<dyn Any>;
 
-type SourceFactory = Arc<dyn Fn(&TaskInfo, AnyBox) -> Box<dyn SourceTask> + Send + Sync>;
-type OneInputFactory = Arc<dyn Fn(&TaskInfo, AnyBox, Vec<Box<dyn AnyLink>>) -> AnyBox + Send + Sync>;
-type TwoInputFactory = Arc<dyn Fn(&TaskInfo, AnyBox, Vec<Box<dyn AnyLink>>) -> Box<dyn TaskInput> + Send + Sync>;
-type SinkFactory = Arc<dyn Fn(&TaskInfo) -> AnyBox + Send + Sync>;
+/// What a node's factory gets for one subtask.
+pub(crate) struct NodeSetup<'a> {
+    pub(crate) info: &'a TaskInfo,
+    /// The operator's uid, under which its state is snapshotted and restored.
+    pub(crate) uid: Arc<str>,
+}
+
+type SourceFactory = Arc<dyn Fn(&NodeSetup<'_>, AnyBox) -> Box<dyn SourceTask> + Send + Sync>;
+type OneInputFactory = Arc<dyn Fn(&NodeSetup<'_>, AnyBox, Vec<Box<dyn AnyLink>>) -> AnyBox + Send + Sync>;
+type TwoInputFactory = Arc<dyn Fn(&NodeSetup<'_>, AnyBox, Vec<Box<dyn AnyLink>>) -> Box<dyn TaskInput> + Send + Sync>;
+type SinkFactory = Arc<dyn Fn(&NodeSetup<'_>) -> AnyBox + Send + Sync>;
 
 /// How a node is built for a subtask.
 #[derive(Clone)]
@@ -168,6 +175,8 @@ pub struct JobGraph {
     pub config: std::collections::BTreeMap<String, String>,
     #[serde(skip)]
     pub(crate) vertex_of_node: Vec<usize>,
+    #[serde(skip)]
+    pub(crate) uid_of_node: Vec<String>,
 }
 
 impl JobEdge {
@@ -218,7 +227,7 @@ pub(crate) fn build_job_graph(job: &str, nodes: &[StreamNode], config: &Configur
     }
     let edges = job_edges(nodes, &vertex_of_node, &vertices, &parallelism)?;
     let config = config.entries().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Ok(JobGraph { job: job.to_string(), vertices, edges, config, vertex_of_node })
+    Ok(JobGraph { job: job.to_string(), vertices, edges, config, vertex_of_node, uid_of_node: uids })
 }
 
 /// The node `i` is chained to, if any.

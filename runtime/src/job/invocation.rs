@@ -6,6 +6,7 @@
 //! Runtime flags may appear anywhere; everything else is left to the job ([`JobArgs`]).
 //! Bad arguments print a message and exit with code 2; a failed job exits with code 1.
 
+use crate::api::env::{SAVEPOINT_IGNORE_UNCLAIMED, SAVEPOINT_PATH};
 use crate::api::{JobArgs, RunMode, StreamEnv};
 use crate::config::{Configuration, PARALLELISM_DEFAULT};
 use crate::error::{Error, Result};
@@ -55,6 +56,11 @@ impl Invocation {
                     set_parallelism(&mut config, &v)?;
                 }
                 "-D" => config.set_from_arg(&args.next().ok_or_else(|| Error::Usage("-D needs key=value".into()))?)?,
+                "-s" | "--from-savepoint" => {
+                    let path = args.next().ok_or_else(|| Error::Usage(format!("{arg} needs a savepoint or checkpoint directory")))?;
+                    config.set(SAVEPOINT_PATH, path);
+                }
+                "-n" | "--allow-non-restored-state" => config.set(SAVEPOINT_IGNORE_UNCLAIMED, "true"),
                 _ if arg.starts_with("--parallelism=") => set_parallelism(&mut config, &arg["--parallelism=".len()..])?,
                 _ if arg.starts_with("-D") => config.set_from_arg(&arg[2..])?,
                 _ => rest.push(arg),
@@ -78,7 +84,11 @@ const RUNTIME_HELP: &str = "\
 Runtime options (any job):
   plan                    print the job graph as JSON instead of running the job
   -p, --parallelism N     default parallelism (parallelism.default)
-  -D key=value            configuration, with Flink's keys (e.g. pipeline.max-parallelism=128)
+  -D key=value            configuration, with Flink's keys (e.g. pipeline.max-parallelism=128,
+                          execution.checkpointing.interval=10s, state.checkpoints.dir=/data/chk)
+  -s, --from-savepoint P  restore from a savepoint or a retained chk-<n> directory
+  -n, --allow-non-restored-state
+                          skip savepoint state of operators that are not in the job
   -h, --help              this help";
 
 /// Runs a job binary: parses the command line, builds the job with `job`, and exits with

@@ -4,19 +4,26 @@
 //! its neighbours see the disconnection and stop, so every task ends. The job's error is the
 //! first failure that is not a cancellation (the root cause).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::graph::{AnyBox, JobGraph, NodeKind, StreamNode};
+use super::graph::{AnyBox, JobGraph, NodeKind, NodeSetup, StreamNode};
+use crate::checkpoint::coordinator::{Ack, CheckpointConfig, CheckpointCoordinator, CheckpointStats, OperatorMeta, TaskEntry};
+use crate::checkpoint::{
+    assign_state, unmatched_operators, CheckpointMetadata, CheckpointStorage, OperatorRestore, SnapshotKind, StateFileHandle,
+};
 use crate::error::{Error, Result};
 use crate::exchange::{ExchangeConfig, Message, Partitioning};
 use crate::operators::TaskInfo;
-use crate::task::{run_input_task, run_source_task, AnyLink, InputChannel, TaskCx, TaskMetrics};
+use crate::task::{
+    run_input_task, run_source_task, AnyLink, CheckpointLink, Control, InputChannel, TaskCx, TaskEvent, TaskKey, TaskMetrics, TaskSnapshot,
+};
 use crate::time::Clock;
 
 /// What a finished job reports.
@@ -24,10 +31,26 @@ use crate::time::Clock;
 pub struct JobExecutionResult {
     /// Job name.
     pub job_name: String,
+    /// The job's id (names its checkpoint directory).
+    pub job_id: String,
     /// Wall-clock run time.
     pub net_runtime: Duration,
     /// Per subtask: name and counters.
     pub tasks: Vec<(String, TaskMetrics)>,
+    /// Checkpoints taken, oldest first.
+    pub checkpoints: Vec<CheckpointStats>,
+}
+
+/// A task's name and how it ended.
+type TaskResult = (String, Result<TaskMetrics>);
+
+/// Where to restore from.
+#[derive(Debug, Clone)]
+pub(crate) struct RestoreSettings {
+    /// A savepoint or retained checkpoint directory (or its `_metadata`).
+    pub(crate) path: PathBuf,
+    /// Skip state of operators that are not in the job.
+    pub(crate) allow_non_restored: bool,
 }
 
 /// Settings of a local run.
@@ -36,6 +59,8 @@ pub(crate) struct LocalSettings {
     pub(crate) exchange: ExchangeConfig,
     pub(crate) watermark_interval: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) checkpoints: CheckpointConfig,
+    pub(crate) restore: Option<RestoreSettings>,
 }
 
 /// The channels of one subtask: what it reads and, per outgoing job edge, what it writes.
@@ -64,17 +89,84 @@ fn wire(graph: &JobGraph, capacity: usize) -> HashMap<(usize, u32), Wiring> {
     wiring
 }
 
-/// Runs the job to completion.
+/// A job id: 32 hex digits, like Flink's `JobID`.
+fn new_job_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut bits = [0u64; 2];
+    for (i, word) in bits.iter_mut().enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u32(std::process::id());
+        h.write_usize(i);
+        *word = h.finish();
+    }
+    format!("{:016x}{:016x}", bits[0], bits[1])
+}
+
+/// Reads and checks the checkpoint or savepoint to restore from.
+fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(CheckpointMetadata, PathBuf)> {
+    let dir = CheckpointStorage::resolve_restore_path(&restore.path)?;
+    let metadata = CheckpointStorage::validate(&dir)?;
+    let uids: Vec<&str> = graph.uid_of_node.iter().map(String::as_str).collect();
+    let unmatched = unmatched_operators(&metadata, &uids);
+    if !unmatched.is_empty() && !restore.allow_non_restored {
+        return Err(Error::Usage(format!(
+            "cannot restore from {}: it has state for operators that are not in this job: {} (give the operators these uids, or pass --allow-non-restored-state to drop that state)",
+            dir.display(),
+            unmatched.join(", ")
+        )));
+    }
+    for op in &metadata.operators {
+        let Some(node) = graph.uid_of_node.iter().position(|u| *u == op.uid) else { continue };
+        let vertex = &graph.vertices[graph.vertex_of_node[node]];
+        let keyed = op.subtasks.iter().any(|s| s.file.as_ref().is_some_and(|f| !f.key_groups.is_empty()));
+        if keyed && vertex.max_parallelism != op.max_parallelism {
+            return Err(Error::Usage(format!(
+                "cannot restore operator '{}' ({}): its state has {} key groups (max parallelism) but the job's operator has {}; set pipeline.max-parallelism or the operator's max parallelism to {}",
+                op.name, op.uid, op.max_parallelism, vertex.max_parallelism, op.max_parallelism
+            )));
+        }
+    }
+    tracing::info!(checkpoint = %dir.display(), checkpoint_id = metadata.checkpoint_id.0, "restoring job state");
+    Ok((metadata, dir))
+}
+
+/// The restored state of every operator of subtask `subtask` of `vertex`.
+fn restore_map(
+    graph: &JobGraph,
+    vertex: usize,
+    subtask: u32,
+    restored: Option<&(CheckpointMetadata, PathBuf)>,
+) -> Result<HashMap<String, OperatorRestore>> {
+    let Some((metadata, dir)) = restored else { return Ok(HashMap::new()) };
+    let v = &graph.vertices[vertex];
+    let mut map = HashMap::new();
+    for op in &v.operators {
+        if let Some(state) = metadata.operators.iter().find(|s| s.uid == op.uid) {
+            map.insert(op.uid.clone(), assign_state(state, dir, v.parallelism, subtask)?);
+        }
+    }
+    Ok(map)
+}
+
+/// Runs the job to completion: spawns its tasks, then drives the checkpoint coordinator until
+/// every task ended.
 pub(crate) fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings) -> Result<JobExecutionResult> {
     let started = Instant::now();
+    let job_id = new_job_id();
+    let restored = settings.restore.as_ref().map(|r| load_restore(&graph, r)).transpose()?;
     let graph = Arc::new(graph);
     let nodes = Arc::new(nodes);
     let cancel = Arc::new(AtomicBool::new(false));
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(String, Result<TaskMetrics>)>();
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<TaskResult>();
+    let (events_tx, events_rx) = crossbeam_channel::unbounded::<TaskEvent>();
+    let checkpointing = settings.checkpoints.interval.is_some();
     let mut wiring = wire(&graph, settings.exchange.channel_capacity);
     let mut handles = Vec::new();
+    let mut entries = BTreeMap::new();
     for (v_idx, v) in graph.vertices.iter().enumerate() {
         for s in 0..v.parallelism {
+            let key = TaskKey { vertex: v_idx, subtask: s };
             let info = TaskInfo {
                 job_name: graph.job.clone(),
                 task_name: format!("{} ({}/{})", v.name, s + 1, v.parallelism),
@@ -89,46 +181,180 @@ pub(crate) fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: Local
                 exchange: settings.exchange.clone(),
                 watermark_interval: settings.watermark_interval,
                 metrics: TaskMetrics::default(),
+                checkpoints: checkpointing.then(|| CheckpointLink { task: key, events: events_tx.clone() }),
+                finished: false,
+                restore: restore_map(&graph, v_idx, s, restored.as_ref())?,
             };
+            let (control_tx, control_rx) = crossbeam_channel::unbounded();
+            entries.insert(key, task_entry(&graph, &nodes, v_idx, control_tx));
             let w = wiring.remove(&(v_idx, s)).unwrap_or_default();
-            let (graph, nodes, done) = (graph.clone(), nodes.clone(), done_tx.clone());
-            let thread_name: String = cx.info.task_name.chars().take(60).collect();
-            let handle = std::thread::Builder::new()
-                .name(thread_name)
-                .spawn(move || {
-                    let mut cx = cx;
-                    let name = cx.info.task_name.clone();
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| run_task(&graph, &nodes, v_idx, w, &mut cx)))
-                        .unwrap_or_else(|panic| Err(Error::TaskFailed { task: name.clone(), message: panic_message(&panic) }));
-                    if result.is_err() {
-                        cx.canceled();
-                    }
-                    let _ = done.send((name, result.map(|()| cx.metrics.clone())));
-                })
-                .map_err(|e| Error::io("spawning a task thread for", v.name.clone(), e))?;
-            handles.push(handle);
+            handles.push(spawn_task(graph.clone(), nodes.clone(), v_idx, w, control_rx, cx, done_tx.clone())?);
         }
     }
-    drop(done_tx);
-    let mut tasks = Vec::new();
-    let mut root_cause: Option<Error> = None;
-    for (name, result) in done_rx.iter() {
-        match result {
-            Ok(metrics) => tasks.push((name, metrics)),
-            Err(Error::Canceled) => {}
-            Err(e) => {
-                tracing::error!(task = %name, error = %crate::job::invocation::report_chain(&e), "task failed");
-                root_cause.get_or_insert(e);
-            }
-        }
-    }
+    drop((done_tx, events_tx));
+    let first_id = restored.as_ref().map_or(1, |(m, _)| m.checkpoint_id.0 + 1);
+    let uploader = spawn_uploader(events_rx, &settings.checkpoints.checkpoints_dir, &job_id)?;
+    let coordinator = CheckpointCoordinator::new(settings.checkpoints, &job_id, settings.clock, entries, first_id);
+    let outcome = drive(coordinator, &done_rx, &uploader.acks, &cancel, handles.len());
     for h in handles {
         let _ = h.join();
     }
+    drop(uploader);
+    let (tasks, checkpoints) = outcome?;
+    Ok(JobExecutionResult { job_name: graph.job.clone(), job_id, net_runtime: started.elapsed(), tasks, checkpoints })
+}
+
+fn task_entry(graph: &JobGraph, nodes: &[StreamNode], v_idx: usize, control: Sender<Control>) -> TaskEntry {
+    let v = &graph.vertices[v_idx];
+    let head = v.operators[0].node;
+    let operators = v
+        .operators
+        .iter()
+        .map(|o| OperatorMeta { uid: o.uid.clone(), name: o.name.clone(), parallelism: v.parallelism, max_parallelism: v.max_parallelism })
+        .collect();
+    TaskEntry { control, is_source: matches!(nodes[head].kind, NodeKind::Source(_)), finished: false, operators }
+}
+
+fn spawn_task(
+    graph: Arc<JobGraph>,
+    nodes: Arc<Vec<StreamNode>>,
+    v_idx: usize,
+    w: Wiring,
+    control: Receiver<Control>,
+    cx: TaskCx,
+    done: Sender<TaskResult>,
+) -> Result<std::thread::JoinHandle<()>> {
+    let thread_name: String = cx.info.task_name.chars().take(60).collect();
+    let vertex_name = graph.vertices[v_idx].name.clone();
+    std::thread::Builder::new()
+        .name(thread_name)
+        .spawn(move || {
+            let mut cx = cx;
+            let name = cx.info.task_name.clone();
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| run_task(&graph, &nodes, v_idx, w, &control, &mut cx)))
+                .unwrap_or_else(|panic| Err(Error::TaskFailed { task: name.clone(), message: panic_message(&panic) }));
+            if result.is_err() {
+                cx.canceled();
+            }
+            let _ = done.send((name, result.map(|()| cx.metrics.clone())));
+        })
+        .map_err(|e| Error::io("spawning a task thread for", vertex_name, e))
+}
+
+/// What the driver loop hears from the uploader.
+enum UploaderEvent {
+    Ack(Ack),
+    Finished(TaskKey),
+}
+
+/// Writes task snapshots while the tasks go on processing, then acknowledges to the
+/// coordinator (the asynchronous part of a checkpoint).
+struct Uploader {
+    acks: Receiver<UploaderEvent>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Uploader {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn spawn_uploader(events: Receiver<TaskEvent>, checkpoints_dir: &std::path::Path, job_id: &str) -> Result<Uploader> {
+    let (tx, acks) = crossbeam_channel::unbounded();
+    let storage = CheckpointStorage::new(checkpoints_dir, job_id);
+    let handle = std::thread::Builder::new()
+        .name("checkpoint-uploader".into())
+        .spawn(move || {
+            for event in events {
+                let out = match event {
+                    TaskEvent::Snapshot { task, barrier, operators, alignment } => {
+                        let dir = match &barrier.kind {
+                            SnapshotKind::Checkpoint => storage.checkpoint_dir(barrier.id),
+                            SnapshotKind::Savepoint { dir } => dir.clone(),
+                        };
+                        let files = write_snapshots(&dir, task.subtask, operators);
+                        UploaderEvent::Ack(Ack { task, checkpoint: barrier.id, files, alignment })
+                    }
+                    TaskEvent::Finished { task } => UploaderEvent::Finished(task),
+                };
+                if tx.send(out).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Error::io("spawning", "the checkpoint uploader thread", e))?;
+    Ok(Uploader { acks, handle: Some(handle) })
+}
+
+fn write_snapshots(dir: &std::path::Path, subtask: u32, operators: TaskSnapshot) -> Result<Vec<(String, Option<StateFileHandle>, u64)>> {
+    operators
+        .into_iter()
+        .map(|(uid, snapshot)| {
+            let file = CheckpointStorage::write_subtask_state(dir, &uid, subtask, &snapshot)?;
+            let size = file.as_ref().map_or(0, |f| f.size);
+            Ok((uid.to_string(), file, size))
+        })
+        .collect()
+}
+
+/// Per task its counters, and the checkpoint history.
+type JobOutcome = (Vec<(String, TaskMetrics)>, Vec<CheckpointStats>);
+
+/// The job's main loop: task results, checkpoint acknowledgements and trigger deadlines.
+fn drive(
+    mut coordinator: CheckpointCoordinator,
+    done: &Receiver<TaskResult>,
+    acks: &Receiver<UploaderEvent>,
+    cancel: &AtomicBool,
+    task_count: usize,
+) -> Result<JobOutcome> {
+    let mut tasks = Vec::new();
+    let mut root_cause: Option<Error> = None;
+    let mut ended = 0;
+    let fail = |e: Error, root: &mut Option<Error>| {
+        tracing::error!(error = %e.report(), "job failed");
+        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        root.get_or_insert(e);
+    };
+    while ended < task_count {
+        let timeout = coordinator.deadline().saturating_duration_since(Instant::now());
+        crossbeam_channel::select! {
+            recv(done) -> msg => {
+                let Ok((name, result)) = msg else { break };
+                ended += 1;
+                match result {
+                    Ok(metrics) => tasks.push((name, metrics)),
+                    Err(Error::Canceled) => {}
+                    Err(e) => {
+                        tracing::error!(task = %name, error = %e.report(), "task failed");
+                        fail(e, &mut root_cause);
+                    }
+                }
+            }
+            recv(acks) -> msg => {
+                let result = match msg {
+                    Ok(UploaderEvent::Ack(ack)) => coordinator.on_ack(ack),
+                    Ok(UploaderEvent::Finished(task)) => coordinator.on_finished(task),
+                    Err(_) => Ok(()),
+                };
+                if let Err(e) = result {
+                    fail(e, &mut root_cause);
+                }
+            }
+            default(timeout) => {
+                if let Err(e) = coordinator.on_tick(Instant::now()) {
+                    fail(e, &mut root_cause);
+                }
+            }
+        }
+    }
     match root_cause {
         Some(e) => Err(e),
-        None if tasks.len() < graph.vertices.iter().map(|v| v.parallelism as usize).sum() => Err(Error::Canceled),
-        None => Ok(JobExecutionResult { job_name: graph.job.clone(), net_runtime: started.elapsed(), tasks }),
+        None if tasks.len() < task_count => Err(Error::Canceled),
+        None => Ok((tasks, coordinator.history)),
     }
 }
 
@@ -141,26 +367,35 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Builds the subtask's chain on this thread and runs its loop.
-fn run_task(graph: &JobGraph, nodes: &[StreamNode], v_idx: usize, mut w: Wiring, cx: &mut TaskCx) -> Result<()> {
+fn run_task(
+    graph: &JobGraph,
+    nodes: &[StreamNode],
+    v_idx: usize,
+    mut w: Wiring,
+    control: &Receiver<Control>,
+    cx: &mut TaskCx,
+) -> Result<()> {
     let head = graph.vertices[v_idx].operators[0].node;
     let mut builder = ChainBuilder { graph, nodes, v_idx, outputs: &mut w.outputs, cx };
     match &nodes[head].kind {
         NodeKind::Source(factory) => {
             let next = builder.output(head, None)?;
-            let mut task = factory(&cx.info, next);
-            run_source_task(task.as_mut(), cx)
+            let setup = NodeSetup { info: &cx.info, uid: graph.uid_of_node[head].as_str().into() };
+            let mut task = factory(&setup, next);
+            run_source_task(task.as_mut(), control, cx)
         }
         NodeKind::TwoInput(factory) => {
             let (main, sides) = builder.outputs_of(head)?;
-            let mut task = factory(&cx.info, main, sides);
-            run_input_task(task.as_mut(), w.inputs, cx)
+            let setup = NodeSetup { info: &cx.info, uid: graph.uid_of_node[head].as_str().into() };
+            let mut task = factory(&setup, main, sides);
+            run_input_task(task.as_mut(), w.inputs, control, cx)
         }
         NodeKind::OneInput(_) | NodeKind::Sink(_) => {
             let link = builder.node(head)?;
             let edge = &nodes[head].inputs[0];
             let in_ops = port_ops(&nodes[edge.from], edge.port.as_deref());
             let mut task = (in_ops.input_head)(link);
-            run_input_task(task.as_mut(), w.inputs, cx)
+            run_input_task(task.as_mut(), w.inputs, control, cx)
         }
     }
 }
@@ -187,11 +422,15 @@ impl ChainBuilder<'_> {
             NodeKind::OneInput(factory) => {
                 let factory = factory.clone();
                 let (main, sides) = self.outputs_of(id)?;
-                Ok(factory(&self.cx.info, main, sides))
+                Ok(factory(&self.setup(id), main, sides))
             }
-            NodeKind::Sink(factory) => Ok(factory(&self.cx.info)),
+            NodeKind::Sink(factory) => Ok(factory(&self.setup(id))),
             NodeKind::Source(_) | NodeKind::TwoInput(_) => Err(Error::Internal(format!("'{}' cannot be chained", self.nodes[id].name))),
         }
+    }
+
+    fn setup(&self, id: usize) -> NodeSetup<'_> {
+        NodeSetup { info: &self.cx.info, uid: self.graph.uid_of_node[id].as_str().into() }
     }
 
     fn outputs_of(&mut self, id: usize) -> Result<(AnyBox, Vec<Box<dyn AnyLink>>)> {

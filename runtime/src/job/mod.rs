@@ -4,6 +4,7 @@
 pub(crate) mod graph;
 pub(crate) mod invocation;
 pub(crate) mod local;
+pub(crate) mod restart;
 
 pub use graph::{JobEdge, JobGraph, JobVertex, OperatorInfo};
 pub use invocation::{main, Invocation};

@@ -6,8 +6,10 @@
 //! serialized; the only type erasure is at task boundaries ([`TaskInput`]).
 
 use std::any::Any;
+use std::sync::Arc;
 
 use super::TaskCx;
+use crate::checkpoint::{Barrier, CheckpointId, OperatorSnapshot};
 use crate::data::{Data, Record, Timestamp};
 use crate::error::Result;
 use crate::operators::{Collector, Operator, OperatorContext, Sink, TwoInputOperator};
@@ -30,9 +32,17 @@ pub(crate) trait Link<T> {
     fn finish(&mut self, cx: &mut TaskCx) -> Result<()>;
     /// Sends partly filled output buffers.
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()>;
+    /// Snapshots the operators from here downstream at `barrier` and forwards the barrier
+    /// to other tasks.
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()>;
+    /// Checkpoint `id` completed.
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()>;
 }
 
 pub(crate) type BoxLink<T> = Box<dyn Link<T>>;
+
+/// The operator snapshots of one task at one barrier, by operator uid.
+pub(crate) type TaskSnapshot = Vec<(Arc<str>, OperatorSnapshot)>;
 
 /// A link of any type, for side outputs whose type only the operator knows.
 pub(crate) trait AnyLink {
@@ -45,6 +55,8 @@ pub(crate) trait AnyLink {
     fn next_processing_time(&self) -> Option<Timestamp>;
     fn finish(&mut self, cx: &mut TaskCx) -> Result<()>;
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()>;
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()>;
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()>;
 }
 
 pub(crate) struct Erased<S>(pub(crate) BoxLink<S>);
@@ -74,6 +86,12 @@ impl<S: Data> AnyLink for Erased<S> {
     }
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()> {
         self.0.flush(cx)
+    }
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        self.0.snapshot(barrier, out, cx)
+    }
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.0.notify_complete(id, cx)
     }
 }
 
@@ -131,18 +149,29 @@ impl<T: Data> Outputs<T> {
         self.main.flush(cx)?;
         self.sides.iter_mut().try_for_each(|s| s.flush(cx))
     }
+
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        self.main.snapshot(barrier, out, cx)?;
+        self.sides.iter_mut().try_for_each(|s| s.snapshot(barrier, out, cx))
+    }
+
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.main.notify_complete(id, cx)?;
+        self.sides.iter_mut().try_for_each(|s| s.notify_complete(id, cx))
+    }
 }
 
 /// A one-input operator and its outputs.
 pub(crate) struct OperatorLink<O: Operator> {
+    uid: Arc<str>,
     op: O,
     out: Collector<O::Out>,
     outputs: Outputs<O::Out>,
 }
 
 impl<O: Operator> OperatorLink<O> {
-    pub(crate) fn new(op: O, outputs: Outputs<O::Out>, collector: Collector<O::Out>) -> Self {
-        Self { op, out: collector, outputs }
+    pub(crate) fn new(uid: Arc<str>, op: O, outputs: Outputs<O::Out>, collector: Collector<O::Out>) -> Self {
+        Self { uid, op, out: collector, outputs }
     }
 }
 
@@ -152,8 +181,21 @@ fn op_cx<'a>(cx: &'a TaskCx) -> OperatorContext<'a> {
 
 impl<O: Operator> Link<O::In> for OperatorLink<O> {
     fn open(&mut self, cx: &mut TaskCx) -> Result<()> {
+        if let Some(state) = cx.restore.remove(&*self.uid) {
+            self.op.restore_state(state)?;
+        }
         self.op.open(&mut op_cx(cx))?;
         self.outputs.open(cx)
+    }
+
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        out.push((self.uid.clone(), self.op.snapshot_state(barrier.id)?));
+        self.outputs.snapshot(barrier, out, cx)
+    }
+
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.op.notify_checkpoint_complete(id)?;
+        self.outputs.notify_complete(id, cx)
     }
 
     fn push(&mut self, batch: &mut Vec<Record<O::In>>, cx: &mut TaskCx) -> Result<()> {
@@ -228,12 +270,24 @@ impl<T: Data> Link<T> for Fanout<T> {
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()> {
         self.targets.iter_mut().try_for_each(|t| t.flush(cx))
     }
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        self.targets.iter_mut().try_for_each(|t| t.snapshot(barrier, out, cx))
+    }
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.targets.iter_mut().try_for_each(|t| t.notify_complete(id, cx))
+    }
 }
 
 /// Drops records nobody consumes.
 pub(crate) struct Discard;
 
 impl<T: Data> Link<T> for Discard {
+    fn snapshot(&mut self, _: &Barrier, _: &mut TaskSnapshot, _: &mut TaskCx) -> Result<()> {
+        Ok(())
+    }
+    fn notify_complete(&mut self, _: CheckpointId, _: &mut TaskCx) -> Result<()> {
+        Ok(())
+    }
     fn open(&mut self, _: &mut TaskCx) -> Result<()> {
         Ok(())
     }
@@ -262,14 +316,27 @@ impl<T: Data> Link<T> for Discard {
 }
 
 /// A sink at the end of a chain.
-pub(crate) struct SinkLink<S: Sink>(pub(crate) S);
+pub(crate) struct SinkLink<S: Sink> {
+    pub(crate) uid: Arc<str>,
+    pub(crate) sink: S,
+}
 
 impl<S: Sink> Link<S::In> for SinkLink<S> {
     fn open(&mut self, cx: &mut TaskCx) -> Result<()> {
-        self.0.open(&mut op_cx(cx))
+        if let Some(state) = cx.restore.remove(&*self.uid) {
+            self.sink.restore_state(state)?;
+        }
+        self.sink.open(&mut op_cx(cx))
+    }
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, _: &mut TaskCx) -> Result<()> {
+        out.push((self.uid.clone(), self.sink.snapshot_state(barrier.id)?));
+        Ok(())
+    }
+    fn notify_complete(&mut self, id: CheckpointId, _: &mut TaskCx) -> Result<()> {
+        self.sink.notify_checkpoint_complete(id)
     }
     fn push(&mut self, batch: &mut Vec<Record<S::In>>, cx: &mut TaskCx) -> Result<()> {
-        self.0.write(batch, &mut op_cx(cx))
+        self.sink.write(batch, &mut op_cx(cx))
     }
     fn watermark(&mut self, _: Timestamp, _: &mut TaskCx) -> Result<()> {
         Ok(())
@@ -284,7 +351,7 @@ impl<S: Sink> Link<S::In> for SinkLink<S> {
         None
     }
     fn finish(&mut self, cx: &mut TaskCx) -> Result<()> {
-        self.0.finish(&mut op_cx(cx))
+        self.sink.finish(&mut op_cx(cx))
     }
     fn flush(&mut self, _: &mut TaskCx) -> Result<()> {
         Ok(())
@@ -302,6 +369,8 @@ pub(crate) trait TaskInput {
     fn next_processing_time(&self) -> Option<Timestamp>;
     fn finish(&mut self, cx: &mut TaskCx) -> Result<()>;
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()>;
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()>;
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()>;
 }
 
 fn downcast_batch<T: Data>(batch: Box<dyn Any + Send>) -> Result<Vec<Record<T>>> {
@@ -340,25 +409,43 @@ impl<T: Data> TaskInput for InputHead<T> {
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()> {
         self.0.flush(cx)
     }
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        self.0.snapshot(barrier, out, cx)
+    }
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.0.notify_complete(id, cx)
+    }
 }
 
 /// The head of a two-input task.
 pub(crate) struct TwoInputHead<O: TwoInputOperator> {
+    uid: Arc<str>,
     op: O,
     out: Collector<O::Out>,
     outputs: Outputs<O::Out>,
 }
 
 impl<O: TwoInputOperator> TwoInputHead<O> {
-    pub(crate) fn new(op: O, outputs: Outputs<O::Out>, out: Collector<O::Out>) -> Self {
-        Self { op, out, outputs }
+    pub(crate) fn new(uid: Arc<str>, op: O, outputs: Outputs<O::Out>, out: Collector<O::Out>) -> Self {
+        Self { uid, op, out, outputs }
     }
 }
 
 impl<O: TwoInputOperator> TaskInput for TwoInputHead<O> {
     fn open(&mut self, cx: &mut TaskCx) -> Result<()> {
+        if let Some(state) = cx.restore.remove(&*self.uid) {
+            self.op.restore_state(state)?;
+        }
         self.op.open(&mut op_cx(cx))?;
         self.outputs.open(cx)
+    }
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        out.push((self.uid.clone(), self.op.snapshot_state(barrier.id)?));
+        self.outputs.snapshot(barrier, out, cx)
+    }
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.op.notify_checkpoint_complete(id)?;
+        self.outputs.notify_complete(id, cx)
     }
     fn push(&mut self, input: u8, batch: Box<dyn Any + Send>, cx: &mut TaskCx) -> Result<()> {
         let mut ctx = op_cx(cx);

@@ -1,11 +1,13 @@
 //! The mailbox loop of a task with inputs, and its watermark valve.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, TryRecvError};
 
+use super::control::{Control, FinishedOps};
 use super::source::{fire_due_timers, ChainOps};
-use super::{TaskCx, TaskInput};
+use super::{TaskCx, TaskInput, TaskSnapshot};
+use crate::checkpoint::{Barrier, CheckpointId};
 use crate::data::{Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::error::Result;
 use crate::exchange::Message;
@@ -18,11 +20,13 @@ pub(crate) struct InputChannel {
     watermark: Timestamp,
     idle: bool,
     ended: bool,
+    /// Delivered the barrier being aligned; not read until alignment completes.
+    blocked: bool,
 }
 
 impl InputChannel {
     pub(crate) fn new(rx: Receiver<Message>, input: u8) -> Self {
-        Self { rx, input, watermark: MIN_TIMESTAMP, idle: false, ended: false }
+        Self { rx, input, watermark: MIN_TIMESTAMP, idle: false, ended: false, blocked: false }
     }
 }
 
@@ -56,39 +60,67 @@ impl Valve {
     }
 }
 
-struct Gate<'a> {
+struct Gate {
     channels: Vec<InputChannel>,
-    select: Select<'a>,
     valve: Valve,
     open: usize,
+    /// The barrier being aligned, with when alignment started. Channels that delivered it
+    /// are blocked (not read) until every open channel did.
+    aligning: Option<(Barrier, Instant)>,
 }
 
-/// Runs a task with inputs until all inputs ended or the job is canceled.
-pub(crate) fn run_input_task(head: &mut dyn TaskInput, channels: Vec<InputChannel>, cx: &mut TaskCx) -> Result<()> {
+/// What a ready select operation is.
+enum Ready {
+    Channel(usize),
+    Control,
+}
+
+impl Gate {
+    /// A select over the readable channels (open and not blocked by alignment) and `control`.
+    fn select<'a>(&self, receivers: &'a [Receiver<Message>], control: &'a Receiver<Control>) -> (Select<'a>, Vec<Ready>) {
+        let mut select = Select::new();
+        let mut ops = Vec::with_capacity(self.channels.len() + 1);
+        for (i, _) in self.channels.iter().enumerate().filter(|(_, c)| !c.ended && !c.blocked) {
+            select.recv(&receivers[i]);
+            ops.push(Ready::Channel(i));
+        }
+        select.recv(control);
+        ops.push(Ready::Control);
+        (select, ops)
+    }
+}
+
+/// Runs a task with inputs until all inputs ended (then serves the final checkpoint) or the
+/// job is canceled.
+pub(crate) fn run_input_task(
+    head: &mut dyn TaskInput,
+    channels: Vec<InputChannel>,
+    control: &Receiver<Control>,
+    cx: &mut TaskCx,
+) -> Result<()> {
     head.open(cx)?;
     let receivers: Vec<Receiver<Message>> = channels.iter().map(|c| c.rx.clone()).collect();
-    let mut select = Select::new();
-    for rx in &receivers {
-        select.recv(rx);
-    }
     let open = channels.len();
-    let mut gate = Gate { channels, select, valve: Valve { output: MIN_TIMESTAMP, idle: false }, open };
+    let mut gate = Gate { channels, valve: Valve { output: MIN_TIMESTAMP, idle: false }, open, aligning: None };
     let mut last_flush = Instant::now();
     while gate.open > 0 {
         if cx.is_canceled() {
             return Err(cx.canceled());
         }
-        let ready = match gate.select.try_ready() {
+        let (mut select, ops) = gate.select(&receivers, control);
+        let ready = match select.try_ready() {
             Ok(i) => Some(i),
             Err(_) => {
                 // Nothing to do right now: send partly filled buffers so records do not wait.
                 head.flush(cx)?;
                 last_flush = Instant::now();
-                wait_ready(&mut gate, head, cx)?
+                select.ready_timeout(wait_time(head, cx)).ok()
             }
         };
-        if let Some(i) = ready {
-            receive(&mut gate, i, head, cx)?;
+        match ready.map(|i| &ops[i]) {
+            Some(Ready::Channel(i)) => receive(&mut gate, *i, head, cx)?,
+            Some(Ready::Control) => handle_control(control, head, cx)?,
+            None => {}
         }
         fire_due_timers(&mut HeadOps(head), cx)?;
         if last_flush.elapsed() >= cx.exchange.buffer_timeout {
@@ -96,19 +128,29 @@ pub(crate) fn run_input_task(head: &mut dyn TaskInput, channels: Vec<InputChanne
             last_flush = Instant::now();
         }
     }
-    head.finish(cx)
+    head.finish(cx)?;
+    super::control::wait_for_exit(&mut HeadOps(head), control, cx)
 }
 
-/// Blocks until a channel is ready, a processing-time timer is due, or the cancel check is due.
-fn wait_ready(gate: &mut Gate<'_>, head: &dyn TaskInput, cx: &TaskCx) -> Result<Option<usize>> {
-    let mut wait = std::time::Duration::from_millis(100);
-    if let Some(t) = head.next_processing_time() {
-        wait = wait.min(std::time::Duration::from_millis((t - cx.clock.now_ms()).max(0) as u64));
+/// How long to block: until a processing-time timer is due, at most 100 ms (cancel checks).
+fn wait_time(head: &dyn TaskInput, cx: &TaskCx) -> Duration {
+    let wait = Duration::from_millis(100);
+    match head.next_processing_time() {
+        Some(t) => wait.min(Duration::from_millis((t - cx.clock.now_ms()).max(0) as u64)),
+        None => wait,
     }
-    Ok(gate.select.ready_timeout(wait).ok())
 }
 
-fn receive(gate: &mut Gate<'_>, i: usize, head: &mut dyn TaskInput, cx: &mut TaskCx) -> Result<()> {
+fn handle_control(control: &Receiver<Control>, head: &mut dyn TaskInput, cx: &mut TaskCx) -> Result<()> {
+    match control.try_recv() {
+        Ok(Control::Complete(id)) => head.notify_complete(id, cx),
+        // Only sources get triggers while running; `Exit` comes after the input ended.
+        Ok(Control::Trigger(_) | Control::Exit) | Err(TryRecvError::Empty) => Ok(()),
+        Err(TryRecvError::Disconnected) => Err(cx.canceled()),
+    }
+}
+
+fn receive(gate: &mut Gate, i: usize, head: &mut dyn TaskInput, cx: &mut TaskCx) -> Result<()> {
     let msg = match gate.channels[i].rx.try_recv() {
         Ok(msg) => msg,
         Err(TryRecvError::Empty) => return Ok(()),
@@ -117,15 +159,19 @@ fn receive(gate: &mut Gate<'_>, i: usize, head: &mut dyn TaskInput, cx: &mut Tas
     };
     let ch = &mut gate.channels[i];
     match msg {
-        Message::Batch(batch) => return head.push(ch.input, batch, cx),
+        Message::Batch(batch) => {
+            return head.push(ch.input, batch, cx);
+        }
         Message::Watermark(wm) => ch.watermark = ch.watermark.max(wm),
         Message::Idle(idle) => ch.idle = idle,
+        Message::Barrier(barrier) => return on_barrier(gate, i, barrier, head, cx),
         Message::End => {
             ch.ended = true;
             ch.idle = false;
             ch.watermark = MAX_TIMESTAMP;
-            gate.select.remove(i);
             gate.open -= 1;
+            // An ended channel no longer holds up an alignment.
+            complete_alignment(gate, head, cx)?;
         }
     }
     if let Some(idle) = gate.valve.idleness(&gate.channels) {
@@ -137,10 +183,52 @@ fn receive(gate: &mut Gate<'_>, i: usize, head: &mut dyn TaskInput, cx: &mut Tas
     Ok(())
 }
 
-/// Lets the timer helper shared with source tasks drive a task input.
+/// Barrier alignment (Flink's aligned checkpoints): block the channel that delivered the
+/// barrier; once every open channel did, snapshot and unblock them all.
+fn on_barrier(gate: &mut Gate, i: usize, barrier: Barrier, head: &mut dyn TaskInput, cx: &mut TaskCx) -> Result<()> {
+    match &gate.aligning {
+        Some((current, _)) if barrier.id < current.id => return Ok(()),
+        Some((current, _)) if barrier.id == current.id => {}
+        Some(_) | None => {
+            // A newer barrier abandons an older alignment (that checkpoint was given up).
+            gate.channels.iter_mut().for_each(|c| c.blocked = false);
+            gate.aligning = Some((barrier, Instant::now()));
+        }
+    }
+    gate.channels[i].blocked = true;
+    complete_alignment(gate, head, cx)
+}
+
+fn complete_alignment(gate: &mut Gate, head: &mut dyn TaskInput, cx: &mut TaskCx) -> Result<()> {
+    let aligned = gate.channels.iter().all(|c| c.ended || c.blocked);
+    let Some((barrier, started)) = gate.aligning.take_if(|_| aligned) else { return Ok(()) };
+    let mut operators = Vec::new();
+    head.snapshot(&barrier, &mut operators, cx)?;
+    gate.channels.iter_mut().for_each(|c| c.blocked = false);
+    cx.report_snapshot(barrier, operators, started.elapsed())
+}
+
+/// Lets the helpers shared with source tasks drive a task input.
 struct HeadOps<'a>(&'a mut dyn TaskInput);
 
+impl FinishedOps for HeadOps<'_> {
+    fn snapshot(&mut self, barrier: &Barrier, cx: &mut TaskCx) -> Result<TaskSnapshot> {
+        let mut out = Vec::new();
+        self.0.snapshot(barrier, &mut out, cx)?;
+        Ok(out)
+    }
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.0.notify_complete(id, cx)
+    }
+}
+
 impl ChainOps for HeadOps<'_> {
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        self.0.snapshot(barrier, out, cx)
+    }
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.0.notify_complete(id, cx)
+    }
     fn watermark(&mut self, wm: Timestamp, cx: &mut TaskCx) -> Result<()> {
         self.0.watermark(wm, cx)
     }
@@ -164,7 +252,7 @@ mod tests {
 
     fn channel(wm: Timestamp, idle: bool) -> InputChannel {
         let (_tx, rx) = crossbeam_channel::bounded(1);
-        InputChannel { rx, input: 0, watermark: wm, idle, ended: false }
+        InputChannel { rx, input: 0, watermark: wm, idle, ended: false, blocked: false }
     }
 
     #[test]

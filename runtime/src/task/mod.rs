@@ -7,12 +7,14 @@
 //! channels, ignoring idle ones and those that have not caught up since becoming active.
 
 mod chain;
+mod control;
 mod gate;
 mod source;
 
 pub(crate) use chain::{
-    AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, Link, OperatorLink, Outputs, SinkLink, TaskInput, TwoInputHead,
+    AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, Link, OperatorLink, Outputs, SinkLink, TaskInput, TaskSnapshot, TwoInputHead,
 };
+pub(crate) use control::{CheckpointLink, Control, TaskEvent, TaskKey};
 pub(crate) use gate::{run_input_task, InputChannel};
 pub(crate) use source::{run_source_task, SourceHead, SourceTask};
 
@@ -44,6 +46,12 @@ pub(crate) struct TaskCx {
     /// Interval of periodic watermark emission.
     pub(crate) watermark_interval: std::time::Duration,
     pub(crate) metrics: TaskMetrics,
+    /// The way to the checkpoint coordinator, when checkpointing is on.
+    pub(crate) checkpoints: Option<CheckpointLink>,
+    /// The task's input ended; its writers no longer send barriers.
+    pub(crate) finished: bool,
+    /// Restored state by operator uid, taken by each operator when it opens.
+    pub(crate) restore: std::collections::HashMap<String, crate::checkpoint::OperatorRestore>,
 }
 
 impl TaskCx {

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::checkpoint::{Barrier, CheckpointId};
 use crate::data::{Data, Record, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::error::Result;
-use crate::task::{BoxLink, Link, TaskCx};
+use crate::task::{BoxLink, Link, TaskCx, TaskSnapshot};
 
 /// When watermarks are emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,5 +222,13 @@ impl<T: Data> Link<T> for WatermarkAssigner<T> {
 
     fn flush(&mut self, cx: &mut TaskCx) -> Result<()> {
         self.next.flush(cx)
+    }
+
+    fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        self.next.snapshot(barrier, out, cx)
+    }
+
+    fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {
+        self.next.notify_complete(id, cx)
     }
 }

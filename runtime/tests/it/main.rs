@@ -2,6 +2,7 @@
 //! and at 4, outputs compared whole with independently computed expectations.
 
 mod backpressure;
+mod checkpoints;
 mod dataflow;
 mod failure;
 mod idleness;
