@@ -128,7 +128,7 @@ pub mod defaults {
 }
 
 /// Accepted values of [`STATE_BACKEND`].
-const STATE_BACKENDS: &[&str] = &["hashmap", "rocksdb"];
+pub(crate) const STATE_BACKENDS: &[&str] = &["hashmap", "rocksdb"];
 
 /// Checks the value of one key.
 type Check = fn(&Configuration, &str) -> Result<()>;

@@ -13,7 +13,8 @@ use crate::config::{self, Configuration};
 use crate::error::{Error, Result};
 use crate::exchange::ExchangeConfig;
 use crate::job::graph::{build_job_graph, NodeKind, NodeSetup, StreamNode, TypeOps};
-use crate::job::local::{run_local, JobExecutionResult, LocalSettings, RestoreSettings};
+use crate::job::local::{run_with_failover, JobExecutionResult, LocalSettings, RestoreSettings};
+use crate::job::restart::RestartStrategy;
 
 /// The checkpoint or savepoint to restore from (Flink's key; `-s` sets it).
 pub(crate) const SAVEPOINT_PATH: &str = "execution.savepoint.path";
@@ -200,8 +201,9 @@ impl StreamEnv {
         let settings = local_settings(&inner.config, inner.clock.clone())?;
         let nodes = inner.nodes.clone();
         drop(inner);
-        tracing::info!(job = job_name, vertices = graph.vertices.len(), "running job locally");
-        run_local(graph, nodes, settings)
+        let strategy = RestartStrategy::from_config(&self.config(), settings.checkpoints.interval.is_some())?;
+        tracing::info!(job = job_name, vertices = graph.vertices.len(), restart_strategy = %strategy, "running job locally");
+        run_with_failover(graph, nodes, settings, strategy)
     }
 }
 
@@ -217,6 +219,12 @@ fn local_settings(config: &Configuration, clock: Arc<dyn Clock>) -> Result<Local
         exchange.buffer_timeout = t;
     }
     let watermark_interval = config.get_duration(config::AUTO_WATERMARK_INTERVAL)?.unwrap_or(std::time::Duration::from_millis(200));
+    if config.get_enum(config::STATE_BACKEND, config::STATE_BACKENDS)? == Some("rocksdb") {
+        return Err(Error::config(
+            config::STATE_BACKEND,
+            "the rocksdb state backend is not available in this build yet; use 'hashmap' (savepoints will move between the two once it is)",
+        ));
+    }
     let checkpoints = CheckpointConfig::from_config(config)?;
     let restore = config.get(SAVEPOINT_PATH).map(|path| RestoreSettings {
         path: PathBuf::from(path),

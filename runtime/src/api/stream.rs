@@ -227,8 +227,8 @@ impl<T: Data> DataStream<T> {
 
     /// Assigns event timestamps and generates watermarks.
     pub fn assign_timestamps_and_watermarks(&self, strategy: WatermarkStrategy<T>) -> DataStream<T> {
-        self.add_link("Timestamps/Watermarks", "Watermarks", vec![], move |_, next, _| {
-            Box::new(WatermarkAssigner::new(strategy.clone(), next))
+        self.add_link("Timestamps/Watermarks", "Watermarks", vec![], move |setup, next, _| {
+            Box::new(WatermarkAssigner::new(setup.uid.clone(), strategy.clone(), next))
         })
     }
 

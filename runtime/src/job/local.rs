@@ -20,6 +20,7 @@ use crate::checkpoint::{
 };
 use crate::error::{Error, Result};
 use crate::exchange::{ExchangeConfig, Message, Partitioning};
+use crate::job::restart::{RestartDecision, RestartStrategy};
 use crate::operators::TaskInfo;
 use crate::task::{
     run_input_task, run_source_task, AnyLink, CheckpointLink, Control, InputChannel, TaskCx, TaskEvent, TaskKey, TaskMetrics, TaskSnapshot,
@@ -149,11 +150,48 @@ fn restore_map(
     Ok(map)
 }
 
-/// Runs the job to completion: spawns its tasks, then drives the checkpoint coordinator until
-/// every task ended.
-pub(crate) fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings) -> Result<JobExecutionResult> {
-    let started = Instant::now();
+/// Runs the job, restarting it after failures from its latest completed checkpoint as the
+/// restart strategy allows (Flink's failover). Bad arguments, configuration and input data
+/// fail at once: running again cannot fix them.
+pub(crate) fn run_with_failover(
+    graph: JobGraph,
+    nodes: Vec<StreamNode>,
+    settings: LocalSettings,
+    mut strategy: RestartStrategy,
+) -> Result<JobExecutionResult> {
     let job_id = new_job_id();
+    let mut attempt = settings.clone();
+    loop {
+        let error = match run_local(graph.clone(), nodes.clone(), attempt.clone(), &job_id) {
+            Ok(result) => return Ok(result),
+            Err(e @ (Error::Usage(_) | Error::Config { .. } | Error::Graph(_))) => return Err(e),
+            Err(e) => e,
+        };
+        let recoverable = !matches!(error, Error::InvalidData { .. } | Error::CorruptCheckpoint { .. });
+        let after = match strategy.on_failure(Instant::now(), recoverable) {
+            RestartDecision::Restart { after } => after,
+            RestartDecision::Fail { reason } => {
+                tracing::error!(job_id = %job_id, reason = %reason, "not restarting the job");
+                return Err(error);
+            }
+        };
+        let latest = CheckpointStorage::new(&settings.checkpoints.checkpoints_dir, &job_id).latest_valid()?;
+        attempt.restore = match latest {
+            Some((_, dir)) => Some(RestoreSettings { path: dir, allow_non_restored: false }),
+            None => settings.restore.clone(),
+        };
+        let from = attempt.restore.as_ref().map_or_else(|| "the beginning".to_string(), |r| r.path.display().to_string());
+        tracing::warn!(job_id = %job_id, error = %error.report(), restart_from = %from, delay_ms = after.as_millis() as u64, strategy = %strategy, "job failed; restarting");
+        // The strategy's delay before the restart, not a synchronisation.
+        std::thread::sleep(after);
+    }
+}
+
+/// Runs the job once to completion: spawns its tasks, then drives the checkpoint coordinator
+/// until every task ended.
+fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, job_id: &str) -> Result<JobExecutionResult> {
+    let started = Instant::now();
+    let job_id = job_id.to_string();
     let restored = settings.restore.as_ref().map(|r| load_restore(&graph, r)).transpose()?;
     let graph = Arc::new(graph);
     let nodes = Arc::new(nodes);

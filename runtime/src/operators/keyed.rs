@@ -46,11 +46,18 @@ impl<T, K: Key> KeyedCore<T, K> {
         self.state.snapshot_into(self.max_parallelism, &mut blocks)?;
         self.timers.snapshot_into(self.max_parallelism, &mut blocks)?;
         let keyed = blocks.into_iter().map(|(kg, block)| Ok((kg, encode(&block)?))).collect::<Result<_>>()?;
-        Ok(OperatorSnapshot { keyed, ..OperatorSnapshot::default() })
+        // The current watermark too (Flink does not keep it): a restored operator then judges
+        // lateness exactly as the failed one would have, so results do not depend on where
+        // the job failed.
+        Ok(OperatorSnapshot { keyed, union: vec![self.watermark.to_le_bytes().to_vec()], ..OperatorSnapshot::default() })
     }
 
     /// Restores keyed state and timers from canonical form.
     pub(crate) fn restore(&mut self, state: OperatorRestore) -> Result<()> {
+        // Every old subtask's watermark; the smallest is safe for all key groups.
+        if let Some(wm) = state.union.iter().filter_map(|b| b.as_slice().try_into().ok().map(i64::from_le_bytes)).min() {
+            self.watermark = wm;
+        }
         for (kg, bytes) in state.keyed {
             let block: KeyGroupBlock = decode(&bytes, &format!("key group {kg}"))?;
             self.state.restore(kg, block.states);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::checkpoint::{Barrier, CheckpointId};
+use crate::checkpoint::{Barrier, CheckpointId, OperatorSnapshot};
 use crate::data::{Data, Record, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 use crate::error::Result;
 use crate::task::{BoxLink, Link, TaskCx, TaskSnapshot};
@@ -96,9 +96,16 @@ impl<T: Data> WatermarkStrategy<T> {
     }
 }
 
+/// Reads `[max_ts, emitted]` written by `snapshot`.
+fn decode_pair(entry: &[u8]) -> [i64; 2] {
+    let word = |i: usize| entry.get(i * 8..i * 8 + 8).and_then(|b| b.try_into().ok()).map_or(MIN_TIMESTAMP, i64::from_le_bytes);
+    [word(0), word(1)]
+}
+
 /// Assigns timestamps and emits watermarks inside a chain (Flink's
 /// `TimestampsAndWatermarksOperator`). Upstream watermarks are dropped except the final one.
 pub(crate) struct WatermarkAssigner<T> {
+    uid: std::sync::Arc<str>,
     strategy: WatermarkStrategy<T>,
     max_ts: Timestamp,
     emitted: Timestamp,
@@ -110,8 +117,9 @@ pub(crate) struct WatermarkAssigner<T> {
 }
 
 impl<T: Data> WatermarkAssigner<T> {
-    pub(crate) fn new(strategy: WatermarkStrategy<T>, next: BoxLink<T>) -> Self {
+    pub(crate) fn new(uid: std::sync::Arc<str>, strategy: WatermarkStrategy<T>, next: BoxLink<T>) -> Self {
         Self {
+            uid,
             strategy,
             max_ts: MIN_TIMESTAMP,
             emitted: MIN_TIMESTAMP,
@@ -142,6 +150,15 @@ impl<T: Data> WatermarkAssigner<T> {
 
 impl<T: Data> Link<T> for WatermarkAssigner<T> {
     fn open(&mut self, cx: &mut TaskCx) -> Result<()> {
+        if let Some(state) = cx.restore.remove(&*self.uid) {
+            // Resume from the largest timestamp seen and the watermark already emitted, so that
+            // lateness downstream does not depend on where the job was restored.
+            for entry in &state.union {
+                let [max_ts, emitted] = decode_pair(entry);
+                self.max_ts = self.max_ts.max(max_ts);
+                self.emitted = self.emitted.max(emitted);
+            }
+        }
         let now = cx.clock.now_ms();
         self.last_activity = now;
         if self.strategy.emission == WatermarkEmission::Periodic {
@@ -225,6 +242,8 @@ impl<T: Data> Link<T> for WatermarkAssigner<T> {
     }
 
     fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
+        let entry = [self.max_ts.to_le_bytes(), self.emitted.to_le_bytes()].concat();
+        out.push((self.uid.clone(), OperatorSnapshot { union: vec![entry], ..OperatorSnapshot::default() }));
         self.next.snapshot(barrier, out, cx)
     }
 

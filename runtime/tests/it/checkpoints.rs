@@ -55,8 +55,21 @@ impl Source for ReplayableSource {
 type Counts = BTreeMap<(i64, u64), u64>;
 
 fn run(source: ReplayableSource, window_parallelism: u32, checkpoints: &Path, restore: Option<&Path>) -> Result<Counts> {
+    run_with(source, window_parallelism, checkpoints, restore, &[("restart-strategy.type", "none")])
+}
+
+fn run_with(
+    source: ReplayableSource,
+    window_parallelism: u32,
+    checkpoints: &Path,
+    restore: Option<&Path>,
+    config: &[(&str, &str)],
+) -> Result<Counts> {
     let env = StreamEnv::new();
     env.set_config("execution.checkpointing.interval", "20 ms").set_config("state.checkpoints.dir", &checkpoints.display().to_string());
+    for (k, v) in config {
+        env.set_config(k, v);
+    }
     if let Some(path) = restore {
         env.set_config("execution.savepoint.path", &path.display().to_string());
     }
@@ -122,4 +135,90 @@ fn restoring_from_an_incomplete_checkpoint_says_so() {
     let source = ReplayableSource { total: 10, next: 0, fail_at: None, completed: false };
     let err = run(source, 1, dir.path(), Some(&chk)).unwrap_err().report();
     assert!(err.contains("chk-3") && err.contains("incomplete"), "{err}");
+}
+
+/// Fails (panics) once, the first time it passes `fail_at` after a checkpoint completed.
+#[derive(Clone)]
+struct PanicOnce {
+    inner: ReplayableSource,
+    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Positions it was restored at.
+    restored: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+#[test]
+fn a_panic_restarts_the_job_from_its_latest_checkpoint_exactly_once() {
+    const TOTAL: u64 = 5_000;
+    let mut expected = Counts::new();
+    for i in 0..TOTAL {
+        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
+    }
+    for p in [1, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let restored = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let inner = ReplayableSource { total: TOTAL, next: 0, fail_at: Some(1_500), completed: false };
+        let source = PanicOnce { inner, failed: failed.clone(), restored: restored.clone() };
+        let strategy = [
+            ("restart-strategy.type", "fixed-delay"),
+            ("restart-strategy.fixed-delay.attempts", "2"),
+            ("restart-strategy.fixed-delay.delay", "10 ms"),
+        ];
+        let counts = run_panicking(source, p, dir.path(), &strategy).unwrap();
+        assert!(failed.load(std::sync::atomic::Ordering::SeqCst), "the failure was injected");
+        let restored = restored.lock().unwrap().clone();
+        assert!(restored.len() == 1 && restored[0] > 0, "restarted from a checkpoint, not from scratch: {restored:?}");
+        assert_eq!(counts, expected, "p={p}");
+    }
+}
+
+impl Source for PanicOnce {
+    type Out = (i64, u64);
+
+    fn poll_next(&mut self, out: &mut Collector<(i64, u64)>, ctx: &mut OperatorContext<'_>) -> Result<SourceStatus> {
+        let due = self.inner.fail_at.is_some_and(|n| self.inner.completed && self.inner.next >= n);
+        if due && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("injected panic at record {}", self.inner.next);
+        }
+        let mut inner = self.inner.clone();
+        inner.fail_at = None;
+        let status = inner.poll_next(out, ctx);
+        self.inner.next = inner.next;
+        status
+    }
+    fn snapshot_state(&mut self, id: CheckpointId) -> Result<OperatorSnapshot> {
+        self.inner.snapshot_state(id)
+    }
+    fn restore_state(&mut self, state: OperatorRestore) -> Result<()> {
+        self.inner.restore_state(state)?;
+        self.restored.lock().expect("test lock").push(self.inner.next);
+        Ok(())
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.inner.notify_checkpoint_complete(id)
+    }
+}
+
+fn run_panicking(source: PanicOnce, window_parallelism: u32, checkpoints: &Path, config: &[(&str, &str)]) -> Result<Counts> {
+    let env = StreamEnv::new();
+    env.set_config("execution.checkpointing.interval", "20 ms").set_config("state.checkpoints.dir", &checkpoints.display().to_string());
+    for (k, v) in config {
+        env.set_config(k, v);
+    }
+    let out = CollectSink::new();
+    env.add_source("panicking", source)
+        .uid("source")
+        .parallelism(1)
+        .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
+        .key_by(|e: &(i64, u64)| e.1)
+        .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
+        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
+            out.collect(((w.start, *k), n))
+        })
+        .uid("counts")
+        .parallelism(window_parallelism)
+        .sink(out.clone())
+        .uid("sink")
+        .parallelism(1);
+    env.execute("failover").map(|_| out.values().into_iter().collect())
 }

@@ -49,3 +49,12 @@ fn forward_between_different_parallelisms_is_an_error() {
     let err = env.execute("bad").unwrap_err().to_string();
     assert!(err.contains("forward partitioning") && err.contains("equal parallelism"), "{err}");
 }
+
+#[test]
+fn state_backend_values_are_checked_by_name() {
+    let env = StreamEnv::new();
+    env.set_config("state.backend.type", "rockdb");
+    env.from_collection(vec![1_u32]).sink(CollectSink::new());
+    let err = env.execute("bad backend").unwrap_err().to_string();
+    assert!(err.contains("state.backend.type") && err.contains("did you mean rocksdb?"), "{err}");
+}
