@@ -29,7 +29,7 @@ pub use config::{parse_duration, Configuration};
 pub use data::{Data, Key, Record, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 pub use error::{Error, Fault, Result};
 pub use job::restart::{RestartDecision, RestartStrategy};
-pub use job::{main, Invocation, JobEdge, JobExecutionResult, JobGraph, JobVertex, OperatorInfo};
+pub use job::{main, Invocation, JobClient, JobEdge, JobExecutionResult, JobGraph, JobVertex, OperatorInfo};
 pub use task::TaskMetrics;
 
 /// Configuration keys the runtime understands.

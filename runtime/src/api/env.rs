@@ -13,8 +13,9 @@ use crate::config::{self, Configuration};
 use crate::error::{Error, Result};
 use crate::exchange::ExchangeConfig;
 use crate::job::graph::{build_job_graph, NodeKind, NodeSetup, StreamNode, TypeOps};
-use crate::job::local::{run_with_failover, JobExecutionResult, LocalSettings, RestoreSettings};
+use crate::job::local::{new_job_id, run_with_failover, JobExecutionResult, LocalSettings, RestoreSettings};
 use crate::job::restart::RestartStrategy;
+use crate::job::JobClient;
 
 /// The checkpoint or savepoint to restore from (Flink's key; `-s` sets it).
 pub(crate) const SAVEPOINT_PATH: &str = "execution.savepoint.path";
@@ -197,13 +198,28 @@ impl StreamEnv {
                 checkpoints: Vec::new(),
             });
         }
+        self.execute_async(job_name)?.wait()
+    }
+
+    /// Starts the job and returns at once with a handle to take savepoints, stop it, or wait
+    /// for it. In `plan` mode, prints the plan and returns a handle on a finished job.
+    pub fn execute_async(&self, job_name: &str) -> Result<JobClient> {
+        self.inner.borrow().args.check_all_used()?;
+        let graph = self.job_graph(job_name)?;
         let inner = self.inner.borrow();
         let settings = local_settings(&inner.config, inner.clock.clone())?;
         let nodes = inner.nodes.clone();
         drop(inner);
         let strategy = RestartStrategy::from_config(&self.config(), settings.checkpoints.interval.is_some())?;
         tracing::info!(job = job_name, vertices = graph.vertices.len(), restart_strategy = %strategy, "running job locally");
-        run_with_failover(graph, nodes, settings, strategy)
+        let job_id = new_job_id();
+        let (requests_tx, requests) = crossbeam_channel::unbounded();
+        let id = job_id.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("job {job_name}"))
+            .spawn(move || run_with_failover(graph, nodes, settings, strategy, &id, &requests))
+            .map_err(|e| Error::io("spawning", "the job's driver thread", e))?;
+        Ok(JobClient::new(job_id, requests_tx, handle))
     }
 }
 

@@ -33,6 +33,8 @@ pub(crate) struct CheckpointConfig {
     pub(crate) num_retained: usize,
     /// `state.checkpoints.dir` (local mode: `./strom-data/checkpoints`).
     pub(crate) checkpoints_dir: PathBuf,
+    /// `state.savepoints.dir` (local mode: `./strom-data/savepoints`).
+    pub(crate) savepoints_dir: PathBuf,
 }
 
 fn dir_value(config: &Configuration, key: &str, default: &str) -> PathBuf {
@@ -55,6 +57,7 @@ impl CheckpointConfig {
             },
             num_retained: config.get_positive("state.checkpoints.num-retained")?.unwrap_or(1) as usize,
             checkpoints_dir: dir_value(config, "state.checkpoints.dir", "strom-data/checkpoints"),
+            savepoints_dir: dir_value(config, "state.savepoints.dir", "strom-data/savepoints"),
         })
     }
 }
@@ -137,6 +140,23 @@ pub(crate) struct CheckpointCoordinator {
     pub(crate) history: Vec<CheckpointStats>,
     /// Set when the final checkpoint completed and tasks were told to exit.
     pub(crate) done: bool,
+    /// Savepoints asked for and not started yet (one checkpoint runs at a time).
+    savepoint_requests: std::collections::VecDeque<SavepointRequest>,
+    /// Who waits for which savepoint.
+    savepoint_waiters: BTreeMap<CheckpointId, Sender<Result<PathBuf>>>,
+    /// Some snapshot was taken, so two-phase sinks need a final checkpoint to commit.
+    snapshots_taken: bool,
+}
+
+/// A savepoint someone asked for.
+#[derive(Debug)]
+pub(crate) struct SavepointRequest {
+    /// Target directory; `state.savepoints.dir/savepoint-…` when absent.
+    pub(crate) dir: Option<PathBuf>,
+    /// Stop the job after it.
+    pub(crate) stop: bool,
+    /// Where the savepoint's path (or why it failed) goes.
+    pub(crate) reply: Sender<Result<PathBuf>>,
 }
 
 impl CheckpointCoordinator {
@@ -162,7 +182,33 @@ impl CheckpointCoordinator {
             final_wanted: false,
             history: Vec::new(),
             done: false,
+            savepoint_requests: std::collections::VecDeque::new(),
+            savepoint_waiters: BTreeMap::new(),
+            snapshots_taken: false,
         }
+    }
+
+    /// Queues a savepoint; it starts as soon as no checkpoint is in flight.
+    pub(crate) fn request_savepoint(&mut self, request: SavepointRequest) -> Result<()> {
+        if !self.tasks.values().any(|t| t.is_source && !t.finished) {
+            let _ = request.reply.send(Err(Error::Usage("the job's sources have finished; there is nothing left to save".into())));
+            return Ok(());
+        }
+        self.savepoint_requests.push_back(request);
+        self.start_requested_savepoint()
+    }
+
+    fn start_requested_savepoint(&mut self) -> Result<()> {
+        if self.pending.is_some() {
+            return Ok(());
+        }
+        let Some(request) = self.savepoint_requests.pop_front() else { return Ok(()) };
+        let dir = request.dir.unwrap_or_else(|| CheckpointStorage::savepoint_dir(&self.config.savepoints_dir, &self.job_id));
+        tracing::info!(job_id = %self.job_id, savepoint = %dir.display(), stop = request.stop, "triggering savepoint");
+        self.trigger(SnapshotKind::Savepoint { dir, stop: request.stop }, false)?;
+        let id = self.pending.as_ref().expect("trigger sets the pending checkpoint").barrier.id;
+        self.savepoint_waiters.insert(id, request.reply);
+        Ok(())
     }
 
     /// When `on_tick` should run next.
@@ -182,6 +228,9 @@ impl CheckpointCoordinator {
             }
             return Ok(());
         }
+        if !self.savepoint_requests.is_empty() {
+            return self.start_requested_savepoint();
+        }
         if now >= self.next_trigger && self.tasks.values().any(|t| t.is_source && !t.finished) {
             self.trigger(SnapshotKind::Checkpoint, false)?;
         }
@@ -193,12 +242,13 @@ impl CheckpointCoordinator {
         self.next_id += 1;
         let dir = match &kind {
             SnapshotKind::Checkpoint => self.storage.create_checkpoint_dir(id)?,
-            SnapshotKind::Savepoint { dir } => {
+            SnapshotKind::Savepoint { dir, .. } => {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
                 dir.clone()
             }
         };
         let barrier = Barrier { id, timestamp: self.clock.now_ms(), kind };
+        self.snapshots_taken = true;
         tracing::debug!(job_id = %self.job_id, checkpoint_id = id.0, is_final, "triggering checkpoint");
         for task in self.tasks.values().filter(|t| t.is_source || t.finished) {
             // A task that went away fails the job through its own result; nothing to do here.
@@ -235,7 +285,8 @@ impl CheckpointCoordinator {
             }
         }
         if self.tasks.values().all(|t| t.finished) {
-            if self.config.interval.is_none() {
+            if !self.snapshots_taken {
+                // No snapshot was ever taken: sinks committed in `finish`, nothing to make durable.
                 return self.exit_all();
             }
             self.final_wanted = true;
@@ -266,6 +317,9 @@ impl CheckpointCoordinator {
         for task in self.tasks.values() {
             let _ = task.control.send(Control::Complete(p.barrier.id));
         }
+        if let Some(waiter) = self.savepoint_waiters.remove(&p.barrier.id) {
+            let _ = waiter.send(Ok(p.dir.clone()));
+        }
         let interval = self.config.interval.unwrap_or(Duration::MAX / 4);
         self.next_trigger = (p.started + interval).max(Instant::now() + self.config.min_pause);
         if p.is_final {
@@ -273,9 +327,9 @@ impl CheckpointCoordinator {
         }
         if self.final_wanted {
             self.final_wanted = false;
-            self.trigger(SnapshotKind::Checkpoint, true)?;
+            return self.trigger(SnapshotKind::Checkpoint, true);
         }
-        Ok(())
+        self.start_requested_savepoint()
     }
 
     fn exit_all(&mut self) -> Result<()> {
@@ -332,6 +386,9 @@ impl CheckpointCoordinator {
         let Some(p) = self.pending.take() else { return Ok(()) };
         tracing::warn!(job_id = %self.job_id, checkpoint_id = p.barrier.id.0, reason = %reason, "checkpoint failed");
         self.record(&p, "FAILED", 0, Some(reason.clone()));
+        if let Some(waiter) = self.savepoint_waiters.remove(&p.barrier.id) {
+            let _ = waiter.send(Err(Error::Internal(format!("savepoint {} failed: {reason}", p.barrier.id))));
+        }
         if matches!(p.barrier.kind, SnapshotKind::Checkpoint) {
             let _ = std::fs::remove_dir_all(&p.dir);
         }
@@ -347,6 +404,6 @@ impl CheckpointCoordinator {
                 self.failures, self.config.tolerable_failures
             )));
         }
-        Ok(())
+        self.start_requested_savepoint()
     }
 }

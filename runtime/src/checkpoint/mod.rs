@@ -47,6 +47,9 @@ pub enum SnapshotKind {
     Savepoint {
         /// The savepoint's directory.
         dir: PathBuf,
+        /// Stop-with-savepoint: sources stop right after this barrier, without emitting the
+        /// final watermark (Flink's stop without `--drain`), and the job finishes.
+        stop: bool,
     },
 }
 

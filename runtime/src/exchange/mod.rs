@@ -27,8 +27,9 @@ pub(crate) enum Message {
     Idle(bool),
     /// A checkpoint barrier: everything before it belongs to the checkpoint.
     Barrier(Barrier),
-    /// The producer finished; nothing follows.
-    End,
+    /// The producer finished; nothing follows. `false` when the job stops with a savepoint:
+    /// then the end does not advance the watermark (no windows fire).
+    End(bool),
 }
 
 impl std::fmt::Debug for Message {
@@ -38,7 +39,7 @@ impl std::fmt::Debug for Message {
             Message::Watermark(w) => write!(f, "Watermark({w})"),
             Message::Idle(i) => write!(f, "Idle({i})"),
             Message::Barrier(b) => write!(f, "Barrier({})", b.id),
-            Message::End => f.write_str("End"),
+            Message::End(drain) => write!(f, "End(drain={drain})"),
         }
     }
 }

@@ -143,7 +143,8 @@ impl<T: Data> Link<T> for ChannelWriter<T> {
     }
 
     fn finish(&mut self, cx: &mut TaskCx) -> Result<()> {
-        self.broadcast(|| Message::End, cx)
+        let drain = !cx.stopping;
+        self.broadcast(|| Message::End(drain), cx)
     }
 
     fn snapshot(&mut self, barrier: &Barrier, _: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {

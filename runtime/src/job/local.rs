@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::graph::{AnyBox, JobGraph, NodeKind, NodeSetup, StreamNode};
-use crate::checkpoint::coordinator::{Ack, CheckpointConfig, CheckpointCoordinator, CheckpointStats, OperatorMeta, TaskEntry};
+use crate::checkpoint::coordinator::{
+    Ack, CheckpointConfig, CheckpointCoordinator, CheckpointStats, OperatorMeta, SavepointRequest, TaskEntry,
+};
 use crate::checkpoint::{
     assign_state, unmatched_operators, CheckpointMetadata, CheckpointStorage, OperatorRestore, SnapshotKind, StateFileHandle,
 };
@@ -91,7 +93,7 @@ fn wire(graph: &JobGraph, capacity: usize) -> HashMap<(usize, u32), Wiring> {
 }
 
 /// A job id: 32 hex digits, like Flink's `JobID`.
-fn new_job_id() -> String {
+pub(crate) fn new_job_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut bits = [0u64; 2];
     for (i, word) in bits.iter_mut().enumerate() {
@@ -158,11 +160,12 @@ pub(crate) fn run_with_failover(
     nodes: Vec<StreamNode>,
     settings: LocalSettings,
     mut strategy: RestartStrategy,
+    job_id: &str,
+    requests: &Receiver<SavepointRequest>,
 ) -> Result<JobExecutionResult> {
-    let job_id = new_job_id();
     let mut attempt = settings.clone();
     loop {
-        let error = match run_local(graph.clone(), nodes.clone(), attempt.clone(), &job_id) {
+        let error = match run_local(graph.clone(), nodes.clone(), attempt.clone(), job_id, requests) {
             Ok(result) => return Ok(result),
             Err(e @ (Error::Usage(_) | Error::Config { .. } | Error::Graph(_))) => return Err(e),
             Err(e) => e,
@@ -175,7 +178,7 @@ pub(crate) fn run_with_failover(
                 return Err(error);
             }
         };
-        let latest = CheckpointStorage::new(&settings.checkpoints.checkpoints_dir, &job_id).latest_valid()?;
+        let latest = CheckpointStorage::new(&settings.checkpoints.checkpoints_dir, job_id).latest_valid()?;
         attempt.restore = match latest {
             Some((_, dir)) => Some(RestoreSettings { path: dir, allow_non_restored: false }),
             None => settings.restore.clone(),
@@ -189,7 +192,13 @@ pub(crate) fn run_with_failover(
 
 /// Runs the job once to completion: spawns its tasks, then drives the checkpoint coordinator
 /// until every task ended.
-fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, job_id: &str) -> Result<JobExecutionResult> {
+fn run_local(
+    graph: JobGraph,
+    nodes: Vec<StreamNode>,
+    settings: LocalSettings,
+    job_id: &str,
+    requests: &Receiver<SavepointRequest>,
+) -> Result<JobExecutionResult> {
     let started = Instant::now();
     let job_id = job_id.to_string();
     let restored = settings.restore.as_ref().map(|r| load_restore(&graph, r)).transpose()?;
@@ -198,7 +207,6 @@ fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, j
     let cancel = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<TaskResult>();
     let (events_tx, events_rx) = crossbeam_channel::unbounded::<TaskEvent>();
-    let checkpointing = settings.checkpoints.interval.is_some();
     let mut wiring = wire(&graph, settings.exchange.channel_capacity);
     let mut handles = Vec::new();
     let mut entries = BTreeMap::new();
@@ -219,8 +227,9 @@ fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, j
                 exchange: settings.exchange.clone(),
                 watermark_interval: settings.watermark_interval,
                 metrics: TaskMetrics::default(),
-                checkpoints: checkpointing.then(|| CheckpointLink { task: key, events: events_tx.clone() }),
+                checkpoints: Some(CheckpointLink { task: key, events: events_tx.clone() }),
                 finished: false,
+                stopping: false,
                 restore: restore_map(&graph, v_idx, s, restored.as_ref())?,
             };
             let (control_tx, control_rx) = crossbeam_channel::unbounded();
@@ -233,7 +242,7 @@ fn run_local(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, j
     let first_id = restored.as_ref().map_or(1, |(m, _)| m.checkpoint_id.0 + 1);
     let uploader = spawn_uploader(events_rx, &settings.checkpoints.checkpoints_dir, &job_id)?;
     let coordinator = CheckpointCoordinator::new(settings.checkpoints, &job_id, settings.clock, entries, first_id);
-    let outcome = drive(coordinator, &done_rx, &uploader.acks, &cancel, handles.len());
+    let outcome = drive(coordinator, &done_rx, &uploader.acks, requests, &cancel, handles.len());
     for h in handles {
         let _ = h.join();
     }
@@ -311,7 +320,7 @@ fn spawn_uploader(events: Receiver<TaskEvent>, checkpoints_dir: &std::path::Path
                     TaskEvent::Snapshot { task, barrier, operators, alignment } => {
                         let dir = match &barrier.kind {
                             SnapshotKind::Checkpoint => storage.checkpoint_dir(barrier.id),
-                            SnapshotKind::Savepoint { dir } => dir.clone(),
+                            SnapshotKind::Savepoint { dir, .. } => dir.clone(),
                         };
                         let files = write_snapshots(&dir, task.subtask, operators);
                         UploaderEvent::Ack(Ack { task, checkpoint: barrier.id, files, alignment })
@@ -346,9 +355,12 @@ fn drive(
     mut coordinator: CheckpointCoordinator,
     done: &Receiver<TaskResult>,
     acks: &Receiver<UploaderEvent>,
+    requests: &Receiver<SavepointRequest>,
     cancel: &AtomicBool,
     task_count: usize,
 ) -> Result<JobOutcome> {
+    let never = crossbeam_channel::never();
+    let mut requests = requests;
     let mut tasks = Vec::new();
     let mut root_cause: Option<Error> = None;
     let mut ended = 0;
@@ -382,6 +394,15 @@ fn drive(
                     fail(e, &mut root_cause);
                 }
             }
+            recv(requests) -> msg => match msg {
+                Ok(request) => {
+                    if let Err(e) = coordinator.request_savepoint(request) {
+                        fail(e, &mut root_cause);
+                    }
+                }
+                // The client went away: no more requests can come.
+                Err(_) => requests = &never,
+            },
             default(timeout) => {
                 if let Err(e) = coordinator.on_tick(Instant::now()) {
                     fail(e, &mut root_cause);

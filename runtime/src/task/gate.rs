@@ -165,10 +165,15 @@ fn receive(gate: &mut Gate, i: usize, head: &mut dyn TaskInput, cx: &mut TaskCx)
         Message::Watermark(wm) => ch.watermark = ch.watermark.max(wm),
         Message::Idle(idle) => ch.idle = idle,
         Message::Barrier(barrier) => return on_barrier(gate, i, barrier, head, cx),
-        Message::End => {
+        Message::End(drain) => {
             ch.ended = true;
             ch.idle = false;
-            ch.watermark = MAX_TIMESTAMP;
+            if drain {
+                ch.watermark = MAX_TIMESTAMP;
+            } else {
+                // Stop with savepoint: the end carries no final watermark downstream.
+                cx.stopping = true;
+            }
             gate.open -= 1;
             // An ended channel no longer holds up an alignment.
             complete_alignment(gate, head, cx)?;

@@ -50,6 +50,8 @@ pub(crate) struct TaskCx {
     pub(crate) checkpoints: Option<CheckpointLink>,
     /// The task's input ended; its writers no longer send barriers.
     pub(crate) finished: bool,
+    /// The job stops with a savepoint: end without the final watermark.
+    pub(crate) stopping: bool,
     /// Restored state by operator uid, taken by each operator when it opens.
     pub(crate) restore: std::collections::HashMap<String, crate::checkpoint::OperatorRestore>,
 }

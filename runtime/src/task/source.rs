@@ -6,7 +6,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 
 use super::control::{Control, FinishedOps};
 use super::{BoxLink, TaskCx, TaskSnapshot};
-use crate::checkpoint::{Barrier, CheckpointId};
+use crate::checkpoint::{Barrier, CheckpointId, SnapshotKind};
 use crate::data::{Timestamp, MAX_TIMESTAMP};
 use crate::error::Result;
 use crate::operators::{Collector, OperatorContext, Source, SourceStatus};
@@ -107,6 +107,9 @@ pub(crate) fn run_source_task(head: &mut dyn SourceTask, control: &Receiver<Cont
             return Err(cx.canceled());
         }
         drain_control(head, control, cx)?;
+        if cx.stopping {
+            break;
+        }
         let status = head.poll(cx)?;
         fire_due_timers(head.chain(), cx)?;
         match status {
@@ -127,7 +130,9 @@ pub(crate) fn run_source_task(head: &mut dyn SourceTask, control: &Receiver<Cont
     // A trigger that arrived before the end still gets its barrier in-band.
     drain_control(head, control, cx)?;
     let chain = head.chain();
-    chain.watermark(MAX_TIMESTAMP, cx)?;
+    if !cx.stopping {
+        chain.watermark(MAX_TIMESTAMP, cx)?;
+    }
     chain.finish(cx)?;
     super::control::wait_for_exit(&mut SourceOps(head), control, cx)
 }
@@ -146,6 +151,9 @@ fn handle_control(head: &mut dyn SourceTask, msg: Control, cx: &mut TaskCx) -> R
     match msg {
         Control::Trigger(barrier) => {
             let operators = head.snapshot(&barrier, cx)?;
+            if matches!(barrier.kind, SnapshotKind::Savepoint { stop: true, .. }) {
+                cx.stopping = true;
+            }
             cx.report_snapshot(barrier, operators, Duration::ZERO)
         }
         Control::Complete(id) => head.notify_complete(id, cx),

@@ -222,3 +222,52 @@ fn run_panicking(source: PanicOnce, window_parallelism: u32, checkpoints: &Path,
         .parallelism(1);
     env.execute("failover").map(|_| out.values().into_iter().collect())
 }
+
+#[test]
+fn stop_with_savepoint_then_resume_at_other_parallelisms() {
+    const TOTAL: u64 = 60_000;
+    let mut expected = Counts::new();
+    for i in 0..TOTAL {
+        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = |source: ReplayableSource, p: u32, restore: Option<&Path>| {
+        let env = StreamEnv::new();
+        env.set_config("state.checkpoints.dir", &dir.path().join("chk").display().to_string());
+        env.set_config("state.savepoints.dir", &dir.path().join("sp").display().to_string());
+        if let Some(path) = restore {
+            env.set_config("execution.savepoint.path", &path.display().to_string());
+        }
+        let out = CollectSink::new();
+        env.add_source("replayable", source)
+            .uid("source")
+            .parallelism(1)
+            .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
+            .key_by(|e: &(i64, u64)| e.1)
+            .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
+            .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
+                out.collect(((w.start, *k), n))
+            })
+            .uid("counts")
+            .parallelism(p)
+            .sink(out.clone())
+            .uid("sink");
+        (env, out)
+    };
+    let (env, out) = build(ReplayableSource { total: TOTAL, next: 0, fail_at: None, completed: false }, 2, None);
+    let job = env.execute_async("savepointed").unwrap();
+    let savepoint = job.stop_with_savepoint(None).unwrap();
+    job.wait().unwrap();
+    assert!(out.values().is_empty(), "stopping without drain fires no window");
+    let name = savepoint.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("savepoint-") && savepoint.join("_metadata").exists(), "{}", savepoint.display());
+    // Relocatable: move the savepoint before restoring from it.
+    let moved = dir.path().join("moved-savepoint");
+    std::fs::rename(&savepoint, &moved).unwrap();
+    for p in [1, 4] {
+        let (env, out) = build(ReplayableSource { total: TOTAL, next: TOTAL, fail_at: None, completed: false }, p, Some(&moved));
+        env.execute("resumed").unwrap();
+        let counts: Counts = out.values().into_iter().collect();
+        assert_eq!(counts, expected, "restored at p={p}");
+    }
+}
