@@ -1,14 +1,23 @@
 //! `DataGenSource`: records generated from an index sequence, optionally rate-limited.
+//!
+//! A subtask's position is the next index of its share, a `Lane`; checkpoints keep the
+//! lanes as union state, so that a restore at any parallelism resumes exactly (see
+//! `crate::lanes`).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use strom_runtime::checkpoint::{CheckpointId, OperatorRestore, OperatorSnapshot};
 use strom_runtime::operators::{Collector, OperatorContext, Source, SourceStatus};
 use strom_runtime::{Data, Error, Result, Timestamp};
 
+use crate::lanes::{self, Lane};
+
 /// Records emitted per poll at most (about one network buffer).
 const BATCH_RECORDS: u64 = 1024;
+/// What the source's state is called in errors.
+const STATE_NAME: &str = "data generator's positions";
 
 /// Generates records by calling a function on the indices `0, 1, 2, ...` (Flink's
 /// `DataGeneratorSource` with a `GeneratorFunction`).
@@ -17,6 +26,11 @@ const BATCH_RECORDS: u64 = 1024;
 /// subtasks together generate every index once; with `count` `None` the source is
 /// unbounded. [`with_rate`](Self::with_rate) limits the rate across all subtasks, each
 /// taking an equal share of it, as Flink's `RateLimiterStrategy.perSecond`.
+///
+/// With checkpoints, each subtask keeps the next index of its share in (union) state; a
+/// restored job generates exactly the indices not generated before the checkpoint's barrier,
+/// at any parallelism. After a restore at another parallelism a subtask may generate the
+/// remaining indices of several former subtasks (merged in index order), or a share of one.
 ///
 /// ```
 /// use strom_connectors::DataGenSource;
@@ -34,10 +48,11 @@ pub struct DataGenSource<T> {
     generate: Arc<dyn Fn(u64) -> T + Send + Sync>,
     /// Records per second across all subtasks.
     rate: Option<f64>,
-    /// The next index of this subtask; `None` when its indices are exhausted.
-    next: Option<u64>,
-    /// The distance between this subtask's indices: the parallelism.
-    stride: u64,
+    /// This subtask's unfinished index sequences (set in `open`): one unless restored at
+    /// another parallelism.
+    lanes: Vec<Lane>,
+    /// Every subtask's lanes from a restored checkpoint; `open` takes this subtask's share.
+    restored: Option<Vec<Lane>>,
     limiter: Option<RateLimiter>,
 }
 
@@ -45,7 +60,7 @@ impl<T: Data> DataGenSource<T> {
     /// A source of `generate(i)` for every index `i` below `count`, or for every index when
     /// `count` is `None`.
     pub fn new(count: Option<u64>, generate: impl Fn(u64) -> T + Send + Sync + 'static) -> Self {
-        Self { count, generate: Arc::new(generate), rate: None, next: Some(0), stride: 1, limiter: None }
+        Self { count, generate: Arc::new(generate), rate: None, lanes: Vec::new(), restored: None, limiter: None }
     }
 
     /// Generates at most `records_per_second` records per second across all subtasks. The
@@ -66,17 +81,27 @@ impl<T: Data> DataGenSource<T> {
         self.count.is_some()
     }
 
-    /// Emits up to `budget` records; returns how many it emitted.
+    /// Whether `index` is one the source generates (below the count).
+    fn in_range(&self, index: u64) -> bool {
+        self.count.is_none_or(|c| index < c)
+    }
+
+    /// Emits up to `budget` records, the lowest index of any lane first; returns how many it
+    /// emitted.
     fn emit(&mut self, budget: u64, out: &mut Collector<T>) -> u64 {
         let mut emitted = 0;
         while emitted < budget {
-            let Some(index) = self.next.filter(|i| self.count.is_none_or(|c| *i < c)) else {
-                self.next = None;
-                break;
-            };
+            let Some(i) = (0..self.lanes.len()).min_by_key(|&i| self.lanes[i].next) else { break };
+            let Lane { next: index, stride } = self.lanes[i];
             out.collect((self.generate)(index));
-            self.next = index.checked_add(self.stride);
             emitted += 1;
+            match index.checked_add(stride).filter(|next| self.in_range(*next)) {
+                Some(next) => self.lanes[i].next = next,
+                // Past the count, or at the end of the index range.
+                None => {
+                    self.lanes.swap_remove(i);
+                }
+            }
         }
         emitted
     }
@@ -86,9 +111,13 @@ impl<T: Data> Source for DataGenSource<T> {
     type Out = T;
 
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        let parallelism = ctx.info().parallelism.max(1);
-        self.next = Some(u64::from(ctx.info().subtask));
-        self.stride = u64::from(parallelism);
+        let (subtask, parallelism) = (ctx.info().subtask, ctx.info().parallelism.max(1));
+        let mut lanes = match self.restored.take() {
+            Some(restored) => lanes::assign(restored, subtask, parallelism)?,
+            None => vec![Lane::fresh(subtask, parallelism)],
+        };
+        lanes.retain(|lane| self.in_range(lane.next));
+        self.lanes = lanes;
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(Error::Usage(format!(
@@ -113,7 +142,18 @@ impl<T: Data> Source for DataGenSource<T> {
         if let Some(limiter) = &mut self.limiter {
             limiter.take(emitted);
         }
-        Ok(if self.next.is_none() { SourceStatus::Finished } else { SourceStatus::MoreAvailable })
+        Ok(if self.lanes.is_empty() { SourceStatus::Finished } else { SourceStatus::MoreAvailable })
+    }
+
+    /// This subtask's unfinished lanes, as one union entry.
+    fn snapshot_state(&mut self, _: CheckpointId) -> Result<OperatorSnapshot> {
+        lanes::snapshot(self.lanes.iter().copied(), STATE_NAME)
+    }
+
+    /// Keeps every subtask's lanes; `open` takes this subtask's share.
+    fn restore_state(&mut self, state: OperatorRestore) -> Result<()> {
+        self.restored = lanes::restore(&state, STATE_NAME)?;
+        Ok(())
     }
 }
 
@@ -123,8 +163,8 @@ impl<T> Clone for DataGenSource<T> {
             count: self.count,
             generate: self.generate.clone(),
             rate: self.rate,
-            next: self.next,
-            stride: self.stride,
+            lanes: self.lanes.clone(),
+            restored: self.restored.clone(),
             limiter: self.limiter.clone(),
         }
     }
@@ -135,8 +175,7 @@ impl<T> fmt::Debug for DataGenSource<T> {
         f.debug_struct("DataGenSource")
             .field("count", &self.count)
             .field("rate", &self.rate)
-            .field("next", &self.next)
-            .field("stride", &self.stride)
+            .field("lanes", &self.lanes)
             .finish_non_exhaustive()
     }
 }

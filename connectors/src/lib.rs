@@ -7,9 +7,14 @@
 //! Nexmark benchmark's auction events. Sinks implement
 //! [`Sink`](strom_runtime::operators::Sink) and end a stream through `DataStream::sink`:
 //! [`FileSink`] writes part files into a directory and makes them visible when they are
-//! finished, [`PrintSink`] writes one line per record to stdout or stderr, and
+//! finished or, when the job checkpoints, when the checkpoint that covers them completes
+//! (exactly once), [`PrintSink`] writes one line per record to stdout or stderr, and
 //! [`BlackholeSink`] counts and discards. [`DataStreamExt`] adds Flink's shortcuts
 //! `print()` and `write_as_text(dir)` to `DataStream`.
+//!
+//! The sources keep their read positions and the file sink its pending part files in operator
+//! state (`snapshot_state`, `restore_state`), so that a job restored from a checkpoint or a
+//! savepoint, at the same or another parallelism, neither loses nor repeats a record.
 //!
 //! ```
 //! use strom_connectors::{DataGenSource, DataStreamExt};
@@ -24,8 +29,10 @@ mod blackhole;
 mod datagen;
 mod file;
 mod java_random;
+mod lanes;
 pub mod nexmark;
 mod print;
+mod state;
 
 pub use blackhole::BlackholeSink;
 pub use datagen::DataGenSource;

@@ -14,7 +14,7 @@ use crate::support::{output_lines, pseudo_random, run_err, run_ok};
 const BIN: &str = env!("CARGO_BIN_EXE_window-count");
 
 #[derive(Clone, Copy, Debug)]
-enum Windows {
+pub(crate) enum Windows {
     Sliding { size: i64, slide: i64 },
     Session { gap: i64 },
 }
@@ -120,7 +120,7 @@ impl Simulation {
     }
 }
 
-fn simulate(events: &[(i64, String)], kind: Windows, bound: i64, lateness: i64) -> Vec<String> {
+pub(crate) fn simulate(events: &[(i64, String)], kind: Windows, bound: i64, lateness: i64) -> Vec<String> {
     let mut sim = Simulation { kind, lateness, watermark: i64::MIN, windows: BTreeMap::new(), fired: Vec::new() };
     let mut max_ts = i64::MIN;
     for (ts, key) in events {
@@ -135,7 +135,7 @@ fn simulate(events: &[(i64, String)], kind: Windows, bound: i64, lateness: i64) 
 }
 
 /// Events on a rising clock with jitter and occasional very late stragglers.
-fn events() -> Vec<(i64, String)> {
+pub(crate) fn events() -> Vec<(i64, String)> {
     let keys = ["alpha", "beta", "gamma", "delta", "k-5"];
     pseudo_random(99)
         .take(8_000)

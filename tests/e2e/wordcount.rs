@@ -7,7 +7,7 @@ use crate::support::{output_lines, pseudo_random, run_err, run_ok};
 const BIN: &str = env!("CARGO_BIN_EXE_wordcount");
 
 /// Text with mixed case, punctuation, digits, underscores and non-ASCII letters.
-fn corpus() -> String {
+pub(crate) fn corpus() -> String {
     let words = ["Strom", "flink", "STATE", "e2e_test", "naïve", "x9", "don't", "co-op", "ÜBER", "a__b", "", "42"];
     let seps = [" ", ", ", "\t", "!!", " -- ", "\n", "\r\n", "…", "(", ")"];
     let mut text = String::new();
@@ -23,7 +23,7 @@ fn corpus() -> String {
 
 /// The counts as the issue defines them: lowercase, split on every run of characters other
 /// than [a-z0-9_], drop empty tokens.
-fn expected(text: &str) -> Vec<String> {
+pub(crate) fn expected(text: &str) -> Vec<String> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let lower = text.to_lowercase();
     let mut word = String::new();

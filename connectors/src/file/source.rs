@@ -7,10 +7,17 @@
 //! read twice or never; a monitoring source therefore assigns each file by a stable hash of
 //! its name, which every subtask computes the same way whenever it sees the file.
 //!
-//! The read position is a (file index, byte offset) pair in plain fields, so that a later
-//! checkpoint can store it and a restored source can seek back to it.
+//! Checkpoints: a subtask's state is the position of every file it owns (the file's name,
+//! the byte offset and line number of the next line, and whether the file is done), taken
+//! between polls, so it covers exactly the lines emitted before the barrier. It is union
+//! state: on restore every subtask gets the positions of all files, takes its files by the
+//! assignment rule above at the current parallelism, and resumes each at its restored
+//! position (a file without one, new since the checkpoint, is read from the start). That is
+//! what makes a restore at another parallelism exact: a file's position travels with the
+//! file, whichever subtask owns it now. Files are named relative to the input path, so the
+//! input directory can move between runs; a file that was deleted loses its position.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{self, File};
@@ -19,14 +26,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+use strom_runtime::checkpoint::{CheckpointId, OperatorRestore, OperatorSnapshot};
 use strom_runtime::operators::{Collector, OperatorContext, Source, SourceStatus};
 use strom_runtime::state::stable_hash;
 use strom_runtime::{Data, Error, Result, Timestamp};
+
+use crate::state::{decode_entries, encode_entry};
 
 /// Records emitted per poll at most (about one network buffer).
 const BATCH_RECORDS: usize = 1024;
 /// Capacity of the buffered reader of a file.
 const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// What the source's union state is called in errors.
+const STATE_NAME: &str = "text file source's read positions";
 
 /// A line the parser rejected, with the parser's message.
 struct ParseFailure {
@@ -50,6 +63,9 @@ type LineParser<T> = Arc<dyn Fn(String) -> std::result::Result<T, ParseFailure> 
 ///   elsewhere or hidden, then renamed into the directory, as [`FileSink`](crate::FileSink)
 ///   does); each file is read once.
 /// - A missing input fails the job with an error naming the path.
+/// - With checkpoints, the source keeps the read position of each of its files in union
+///   state; a restored job, at any parallelism, continues exactly after the last line
+///   emitted before the checkpoint's barrier.
 ///
 /// ```
 /// use strom_connectors::TextFileSource;
@@ -75,15 +91,19 @@ pub struct TextFileSource<T = String> {
     share: Share,
     /// Used in error messages (set in `open`).
     task_name: String,
-    /// The files this subtask reads, in the order it reads them.
-    files: Vec<PathBuf>,
+    /// The files this subtask reads, in the order it reads them, with their positions.
+    splits: Vec<FileSplit>,
     /// The same files as a set, so that each file is read once.
     assigned: BTreeSet<PathBuf>,
-    position: ReadPosition,
-    /// The open file at `position`; reopened and sought to `position` after a clone.
+    /// Index in `splits` of the file being read; the files before it are done.
+    current: usize,
+    /// The open file at the current split's position; reopened and sought to it after a
+    /// clone.
     reader: Option<LineReader>,
     /// When a monitoring source lists the directory next (processing time).
     next_scan: Timestamp,
+    /// Restored positions, by file name, of the files not yet assigned to this subtask.
+    restored: BTreeMap<FileKey, ReadPosition>,
 }
 
 impl TextFileSource<String> {
@@ -131,11 +151,12 @@ impl<T: Data> TextFileSource<T> {
             parse,
             share: Share { index: 0, count: 1 },
             task_name: String::new(),
-            files: Vec::new(),
+            splits: Vec::new(),
             assigned: BTreeSet::new(),
-            position: ReadPosition::start_of(0),
+            current: 0,
             reader: None,
             next_scan: Timestamp::MIN,
+            restored: BTreeMap::new(),
         }
     }
 
@@ -163,45 +184,53 @@ impl<T: Data> TextFileSource<T> {
         self.monitor_interval.is_none()
     }
 
-    /// Adds the files of the input that are this subtask's and not yet known; returns how
-    /// many.
+    /// Adds the files of the input that are this subtask's and not yet known, at their
+    /// restored positions if they have one; returns how many.
     fn discover(&mut self) -> Result<usize> {
         let found = list_input(&self.path)?;
-        let before = self.files.len();
+        let before = self.splits.len();
         for (index, file) in found.into_iter().enumerate() {
             let mine = if self.is_bounded() { self.share.owns_index(index) } else { self.share.owns_name(&file) };
             if mine && self.assigned.insert(file.clone()) {
-                self.files.push(file);
+                let position = self.restored.remove(&FileKey::of(&file)).unwrap_or_default();
+                self.splits.push(FileSplit { path: file, position });
             }
         }
-        Ok(self.files.len() - before)
+        Ok(self.splits.len() - before)
     }
 
     /// The next record of this subtask's files; `None` when every file has been read.
     fn next_record(&mut self) -> Result<Option<T>> {
         loop {
-            let Some(path) = self.files.get(self.position.file_index) else { return Ok(None) };
+            let Some(split) = self.splits.get_mut(self.current) else { return Ok(None) };
+            if split.position.done {
+                self.current += 1;
+                continue;
+            }
             let reader = match &mut self.reader {
                 Some(reader) => reader,
-                None => self.reader.insert(LineReader::open(path, self.position.offset)?),
+                None => self.reader.insert(LineReader::open(&split.path, split.position.offset)?),
             };
-            match reader.next_line(path)? {
+            match reader.next_line(&split.path)? {
                 Some((line, bytes)) => {
-                    self.position.advance(bytes);
+                    split.position.advance(bytes);
                     return self.parse_line(line).map(Some);
                 }
                 None => {
                     self.reader = None;
-                    self.position = ReadPosition::start_of(self.position.file_index + 1);
+                    split.position.done = true;
+                    self.current += 1;
                 }
             }
         }
     }
 
+    /// Parses a line of the current split, just read.
     fn parse_line(&self, line: String) -> Result<T> {
         (self.parse)(line).map_err(|failure| {
-            let path = self.files[self.position.file_index].display();
-            let message = format!("{path}:{}: cannot parse line {:?}: {}", self.position.line, failure.line, failure.message);
+            let split = &self.splits[self.current];
+            let path = split.path.display();
+            let message = format!("{path}:{}: cannot parse line {:?}: {}", split.position.line, failure.line, failure.message);
             Error::InvalidData { task: self.task_name.clone(), message }
         })
     }
@@ -243,6 +272,24 @@ impl<T: Data> Source for TextFileSource<T> {
         }
         Ok(SourceStatus::MoreAvailable)
     }
+
+    /// The position of every file this subtask owns, as union state.
+    fn snapshot_state(&mut self, _: CheckpointId) -> Result<OperatorSnapshot> {
+        let union = self.splits.iter().map(|split| encode_entry(&split.state())).collect::<Result<_>>()?;
+        Ok(OperatorSnapshot { union, ..OperatorSnapshot::default() })
+    }
+
+    /// Keeps the positions of all files; `open` takes those of this subtask's files.
+    fn restore_state(&mut self, state: OperatorRestore) -> Result<()> {
+        let entries: Vec<SplitState> = decode_entries(&state.union, STATE_NAME)?;
+        for entry in entries {
+            // Each file has one owner when the snapshot is taken; should a file still appear
+            // twice, the further position wins: everything before it was emitted.
+            let position = self.restored.entry(FileKey(entry.file)).or_default();
+            *position = (*position).max(entry.position);
+        }
+        Ok(())
+    }
 }
 
 /// A clone has the same configuration and read position; it reopens its file when polled.
@@ -254,11 +301,12 @@ impl<T> Clone for TextFileSource<T> {
             parse: self.parse.clone(),
             share: self.share,
             task_name: self.task_name.clone(),
-            files: self.files.clone(),
+            splits: self.splits.clone(),
             assigned: self.assigned.clone(),
-            position: self.position,
+            current: self.current,
             reader: None,
             next_scan: self.next_scan,
+            restored: self.restored.clone(),
         }
     }
 }
@@ -269,8 +317,9 @@ impl<T> fmt::Debug for TextFileSource<T> {
             .field("path", &self.path)
             .field("monitor_interval", &self.monitor_interval)
             .field("share", &self.share)
-            .field("files", &self.files.len())
-            .field("position", &self.position)
+            .field("files", &self.splits.len())
+            .field("current", &self.splits.get(self.current))
+            .field("restored", &self.restored.len())
             .finish_non_exhaustive()
     }
 }
@@ -295,26 +344,67 @@ impl Share {
     }
 }
 
-/// Where a subtask is in its files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One file of a subtask and how far it has been read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileSplit {
+    path: PathBuf,
+    position: ReadPosition,
+}
+
+impl FileSplit {
+    /// The split's entry in the source's state.
+    fn state(&self) -> SplitState {
+        SplitState { file: FileKey::of(&self.path).0, position: self.position }
+    }
+}
+
+/// Where a subtask is in one file. Positions are ordered by progress: a done file is
+/// further than any offset in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct ReadPosition {
-    /// Index into the subtask's files.
-    file_index: usize,
-    /// Byte offset of the next line in that file.
+    /// Whether every line of the file was emitted.
+    done: bool,
+    /// Byte offset of the next line in the file.
     offset: u64,
-    /// Lines read from that file so far (for error messages).
+    /// Lines read from the file so far (for error messages).
     line: u64,
 }
 
 impl ReadPosition {
-    fn start_of(file_index: usize) -> Self {
-        Self { file_index, offset: 0, line: 0 }
-    }
-
     fn advance(&mut self, bytes: u64) {
         self.offset += bytes;
         self.line += 1;
     }
+}
+
+/// A file's entry in the source's union state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SplitState {
+    /// The file's name (its path relative to the input), as bytes.
+    file: Vec<u8>,
+    position: ReadPosition,
+}
+
+/// A file's name, as the state records it: its raw bytes on Unix, where names need not be
+/// UTF-8, and its UTF-8 form (lossy) elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct FileKey(Vec<u8>);
+
+impl FileKey {
+    fn of(path: &Path) -> Self {
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        Self(name_bytes(name))
+    }
+}
+
+#[cfg(unix)]
+fn name_bytes(name: &OsStr) -> Vec<u8> {
+    std::os::unix::ffi::OsStrExt::as_bytes(name).to_vec()
+}
+
+#[cfg(not(unix))]
+fn name_bytes(name: &OsStr) -> Vec<u8> {
+    name.to_string_lossy().into_owned().into_bytes()
 }
 
 /// An open input file, read line by line.
@@ -445,12 +535,13 @@ mod tests {
         let mut source = TextFileSource::new(&file);
         source.discover()?;
         assert_eq!(source.next_record()?, Some("one".to_string()));
-        assert_eq!(source.position, ReadPosition { file_index: 0, offset: 4, line: 1 });
+        assert_eq!(source.splits[0].position, ReadPosition { done: false, offset: 4, line: 1 });
         let mut clone = source.clone();
         assert_eq!(clone.next_record()?, Some("two".to_string()));
         assert_eq!(clone.next_record()?, Some("three".to_string()));
         assert_eq!(clone.next_record()?, None);
-        assert_eq!(clone.position, ReadPosition::start_of(1));
+        assert_eq!(clone.splits[0].position, ReadPosition { done: true, offset: 14, line: 3 });
+        assert_eq!(clone.current, 1);
         Ok(())
     }
 
@@ -473,7 +564,65 @@ mod tests {
         Ok(())
     }
 
-    fn drain(source: &mut TextFileSource<String>) -> Result<Vec<String>> {
+    /// A fresh source restored from `snapshot` as subtask `index` of `count`, with its files.
+    fn restored<T: Data>(mut source: TextFileSource<T>, snapshot: &OperatorSnapshot, index: u32, count: u32) -> Result<TextFileSource<T>> {
+        source.restore_state(OperatorRestore { union: snapshot.union.clone(), ..OperatorRestore::default() })?;
+        source.share = Share { index, count };
+        source.discover()?;
+        Ok(source)
+    }
+
+    #[test]
+    fn a_restored_source_continues_after_the_last_line_before_the_snapshot() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("creating", "a temporary directory", e))?;
+        for (name, text) in [("a", "a1\na2\na3\n"), ("b", "b1\r\nb2"), ("c", "c1\n")] {
+            fs::write(dir.path().join(name), text).map_err(|e| Error::io("writing", name, e))?;
+        }
+        let mut source = TextFileSource::new(dir.path());
+        source.discover()?;
+        let head: Vec<String> = (0..4).map(|_| source.next_record()).collect::<Result<Option<_>>>()?.unwrap_or_default();
+        assert_eq!(head, vec!["a1", "a2", "a3", "b1"]);
+        let snapshot = source.snapshot_state(CheckpointId(1))?;
+        assert_eq!(snapshot.union.len(), 3);
+        // Lines emitted after the snapshot are not in it.
+        assert_eq!(source.next_record()?, Some("b2".to_string()));
+        let mut same = restored(TextFileSource::new(dir.path()), &snapshot, 0, 1)?;
+        assert_eq!(drain(&mut same)?, vec!["b2", "c1"]);
+        // At parallelism 2, subtask 0 owns a and c, subtask 1 owns b.
+        let mut first = restored(TextFileSource::new(dir.path()), &snapshot, 0, 2)?;
+        let mut second = restored(TextFileSource::new(dir.path()), &snapshot, 1, 2)?;
+        assert_eq!(drain(&mut first)?, vec!["c1"]);
+        assert_eq!(drain(&mut second)?, vec!["b2"]);
+        // A file without a position (new since the snapshot) is read from its start.
+        fs::write(dir.path().join("0"), "new\n").map_err(|e| Error::io("writing", "0", e))?;
+        let mut grown = restored(TextFileSource::new(dir.path()), &snapshot, 0, 1)?;
+        assert_eq!(drain(&mut grown)?, vec!["new", "b2", "c1"]);
+        Ok(())
+    }
+
+    #[test]
+    fn line_numbers_continue_after_a_restore() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("creating", "a temporary directory", e))?;
+        let file = dir.path().join("numbers");
+        fs::write(&file, "1\n2\nx\n").map_err(|e| Error::io("writing", &file, e))?;
+        let mut source = TextFileSource::with_parser(&file, |line| line.parse::<u32>());
+        source.discover()?;
+        assert_eq!((source.next_record()?, source.next_record()?), (Some(1), Some(2)));
+        let snapshot = source.snapshot_state(CheckpointId(1))?;
+        let mut resumed = restored(TextFileSource::with_parser(&file, |line| line.parse::<u32>()), &snapshot, 0, 1)?;
+        let error = resumed.next_record().unwrap_err().to_string();
+        assert!(error.contains(&format!("{}:3: cannot parse line \"x\"", file.display())), "{error}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_foreign_state_is_rejected() {
+        let foreign = OperatorRestore { union: vec![vec![0xff; 3]], ..OperatorRestore::default() };
+        let error = TextFileSource::new("in").restore_state(foreign).unwrap_err().to_string();
+        assert!(error.contains(STATE_NAME), "{error}");
+    }
+
+    fn drain<T: Data>(source: &mut TextFileSource<T>) -> Result<Vec<T>> {
         std::iter::from_fn(|| source.next_record().transpose()).collect()
     }
 }

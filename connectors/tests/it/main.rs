@@ -6,5 +6,6 @@ mod blackhole;
 mod datagen;
 mod file_sink;
 mod file_source;
+mod nexmark;
 mod print;
 mod support;

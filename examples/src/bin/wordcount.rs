@@ -6,7 +6,7 @@
 //! Each line is lowercased and split on every run of characters other than `[a-z0-9_]`
 //! (non-ASCII characters after lowercasing are separators); empty tokens are dropped. When
 //! the input ends, the job writes one line `word,count` per distinct word into the part
-//! files of `DIR` (one `part-<subtask>-<n>` per subtask that counted words).
+//! files of `DIR` (one `part-<run>-<subtask>-<n>` per subtask that counted words).
 //!
 //! The counts are keyed state: each word's count lives in a `ValueState`, and an event-time
 //! timer at `MAX_TIMESTAMP` (the watermark at the end of bounded input) emits the final

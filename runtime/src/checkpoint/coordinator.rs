@@ -166,6 +166,7 @@ impl CheckpointCoordinator {
         clock: std::sync::Arc<dyn Clock>,
         tasks: BTreeMap<TaskKey, TaskEntry>,
         first_id: u64,
+        two_phase: bool,
     ) -> Self {
         let storage = CheckpointStorage::new(&config.checkpoints_dir, job_id);
         let first_trigger = Instant::now() + config.interval.unwrap_or(Duration::MAX / 4);
@@ -184,7 +185,7 @@ impl CheckpointCoordinator {
             done: false,
             savepoint_requests: std::collections::VecDeque::new(),
             savepoint_waiters: BTreeMap::new(),
-            snapshots_taken: false,
+            snapshots_taken: two_phase,
         }
     }
 

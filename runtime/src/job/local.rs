@@ -207,6 +207,9 @@ fn run_local(
     let cancel = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<TaskResult>();
     let (events_tx, events_rx) = crossbeam_channel::unbounded::<TaskEvent>();
+    // Sinks commit only through checkpoints when the job checkpoints or was restored (then a
+    // final checkpoint at the end of input commits their last output).
+    let two_phase = settings.checkpoints.interval.is_some() || restored.is_some();
     let mut wiring = wire(&graph, settings.exchange.channel_capacity);
     let mut handles = Vec::new();
     let mut entries = BTreeMap::new();
@@ -219,6 +222,7 @@ fn run_local(
                 subtask: s,
                 parallelism: v.parallelism,
                 max_parallelism: v.max_parallelism,
+                checkpointing: two_phase,
             };
             let cx = TaskCx {
                 info,
@@ -241,7 +245,7 @@ fn run_local(
     drop((done_tx, events_tx));
     let first_id = restored.as_ref().map_or(1, |(m, _)| m.checkpoint_id.0 + 1);
     let uploader = spawn_uploader(events_rx, &settings.checkpoints.checkpoints_dir, &job_id)?;
-    let coordinator = CheckpointCoordinator::new(settings.checkpoints, &job_id, settings.clock, entries, first_id);
+    let coordinator = CheckpointCoordinator::new(settings.checkpoints, &job_id, settings.clock, entries, first_id, two_phase);
     let outcome = drive(coordinator, &done_rx, &uploader.acks, requests, &cancel, handles.len());
     for h in handles {
         let _ = h.join();

@@ -169,6 +169,9 @@ pub struct TaskInfo {
     pub parallelism: u32,
     /// The max parallelism (number of key groups) of the task's keyed operators.
     pub max_parallelism: u32,
+    /// Periodic checkpoints are on (`execution.checkpointing.interval`), or the job was
+    /// restored: two-phase-commit sinks hold back their output until a checkpoint completes.
+    pub checkpointing: bool,
 }
 
 /// What the runtime hands an operator with each call.

@@ -35,7 +35,14 @@ impl<O: Operator> OneInputHarness<O> {
             op.restore_state(state).expect("operator restores in the harness");
         }
         let manual = ManualClock::new(0);
-        let info = TaskInfo { job_name: "test".into(), task_name: "test-operator".into(), subtask, parallelism, max_parallelism: 128 };
+        let info = TaskInfo {
+            job_name: "test".into(),
+            task_name: "test-operator".into(),
+            subtask,
+            parallelism,
+            max_parallelism: 128,
+            checkpointing: false,
+        };
         let mut h = Self { op, out: Collector::new(), info, clock: Arc::new(manual.clone()), manual };
         let mut ctx = OperatorContext { info: &h.info, clock: &h.clock };
         h.op.open(&mut ctx).expect("operator opens in the harness");
