@@ -7,8 +7,10 @@
 //! ```
 //!
 //! `NEXMARK_EVENTS` is the number of events per run (default 10,000,000) and
-//! `NEXMARK_QUERIES` a comma-separated list of queries (default: all). Each run prints one
-//! line:
+//! `NEXMARK_QUERIES` a comma-separated list of queries (default: all).
+//! `NEXMARK_CHECKPOINT_INTERVAL` (e.g. `1s`) turns checkpointing on for the runtime runs
+//! (into a temporary directory) and adds checkpoint statistics to their lines;
+//! `NEXMARK_STATE_BACKEND` sets `state.backend.type`. Each run prints one line:
 //!
 //! ```text
 //! query=q5 mode=bare parallelism=1 events=N elapsed_ms=T events_per_sec=R
@@ -94,13 +96,43 @@ fn bench(query: Query, events: u64) -> Result<(), String> {
     for parallelism in PARALLELISMS {
         let env = StreamEnv::new();
         env.set_parallelism(parallelism);
+        let checkpoints = configure_state(&env)?;
         nexmark::build(&env, query, &config, &Output::Discard);
-        let result = env.execute(&format!("Nexmark {query}")).map_err(|e| format!("{e:#}"))?;
+        let result = env.execute(&format!("Nexmark {query}")).map_err(|e| e.report())?;
         let elapsed = result.net_runtime;
         let ratio = nexmark::events_per_sec(events, elapsed) as f64 / bare_rate.max(1) as f64;
-        println!("{} ratio_to_bare={ratio:.2}", line(query, "runtime", parallelism, events, elapsed));
+        let stats = checkpoint_stats(&result.checkpoints);
+        println!("{} ratio_to_bare={ratio:.2}{stats}", line(query, "runtime", parallelism, events, elapsed));
+        if let Some(dir) = checkpoints {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
     Ok(())
+}
+
+/// Applies `NEXMARK_STATE_BACKEND` and `NEXMARK_CHECKPOINT_INTERVAL`; returns the temporary
+/// checkpoint directory to delete afterwards.
+fn configure_state(env: &StreamEnv) -> Result<Option<std::path::PathBuf>, String> {
+    if let Ok(backend) = std::env::var("NEXMARK_STATE_BACKEND") {
+        env.set_config("state.backend.type", &backend);
+    }
+    let Ok(interval) = std::env::var("NEXMARK_CHECKPOINT_INTERVAL") else { return Ok(None) };
+    let dir = std::env::temp_dir().join(format!("strom-bench-{}", std::process::id()));
+    env.set_config("execution.checkpointing.interval", &interval).set_config("state.checkpoints.dir", &dir.display().to_string());
+    Ok(Some(dir))
+}
+
+/// ` checkpoints=N checkpoint_ms_avg=A checkpoint_ms_max=M checkpoint_bytes_max=B` for
+/// completed checkpoints, or nothing without checkpointing.
+fn checkpoint_stats(history: &[strom::checkpoint::CheckpointStats]) -> String {
+    let done: Vec<_> = history.iter().filter(|c| c.status == "COMPLETED").collect();
+    if done.is_empty() {
+        return String::new();
+    }
+    let avg = done.iter().map(|c| c.duration_ms).sum::<u64>() / done.len() as u64;
+    let max = done.iter().map(|c| c.duration_ms).max().unwrap_or(0);
+    let bytes = done.iter().map(|c| c.state_size).max().unwrap_or(0);
+    format!(" checkpoints={} checkpoint_ms_avg={avg} checkpoint_ms_max={max} checkpoint_bytes_max={bytes}", done.len())
 }
 
 fn line(query: Query, mode: &str, parallelism: u32, events: u64, elapsed: Duration) -> String {

@@ -12,11 +12,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::{Barrier, CheckpointId, CheckpointMetadata, CheckpointStorage, OperatorState, SnapshotKind, StateFileHandle, SubtaskState};
-use crate::config::Configuration;
+use crate::config::{self as keys, defaults, Configuration};
 use crate::error::{Error, Result};
 use crate::state::KeyGroupRange;
 use crate::task::{Control, TaskKey};
 use crate::time::Clock;
+
+/// "No periodic trigger": far enough to never come, near enough not to overflow `Instant`.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Checkpointing settings, from Flink's keys.
 #[derive(Debug, Clone)]
@@ -44,20 +47,15 @@ fn dir_value(config: &Configuration, key: &str, default: &str) -> PathBuf {
 
 impl CheckpointConfig {
     pub(crate) fn from_config(config: &Configuration) -> Result<Self> {
-        let interval = config.get_duration("execution.checkpointing.interval")?.filter(|d| !d.is_zero());
+        let interval = config.get_duration(keys::CHECKPOINTING_INTERVAL)?.filter(|d| !d.is_zero());
         Ok(Self {
             interval,
-            timeout: config.get_duration("execution.checkpointing.timeout")?.unwrap_or(Duration::from_secs(600)),
-            min_pause: config.get_duration("execution.checkpointing.min-pause")?.unwrap_or(Duration::ZERO),
-            tolerable_failures: match config.get("execution.checkpointing.tolerable-failed-checkpoints") {
-                Some(v) => v.parse().map_err(|_| {
-                    Error::config("execution.checkpointing.tolerable-failed-checkpoints", format!("expected a number, got '{v}'"))
-                })?,
-                None => 0,
-            },
-            num_retained: config.get_positive("state.checkpoints.num-retained")?.unwrap_or(1) as usize,
-            checkpoints_dir: dir_value(config, "state.checkpoints.dir", "strom-data/checkpoints"),
-            savepoints_dir: dir_value(config, "state.savepoints.dir", "strom-data/savepoints"),
+            timeout: config.get_duration(keys::CHECKPOINTING_TIMEOUT)?.unwrap_or(defaults::CHECKPOINTING_TIMEOUT),
+            min_pause: config.get_duration(keys::MIN_PAUSE_BETWEEN_CHECKPOINTS)?.unwrap_or(defaults::MIN_PAUSE_BETWEEN_CHECKPOINTS),
+            tolerable_failures: config.get_non_negative(keys::TOLERABLE_FAILURE_NUMBER)?.unwrap_or(defaults::TOLERABLE_FAILURE_NUMBER),
+            num_retained: config.get_positive(keys::MAX_RETAINED_CHECKPOINTS)?.unwrap_or(defaults::MAX_RETAINED_CHECKPOINTS) as usize,
+            checkpoints_dir: dir_value(config, keys::CHECKPOINTS_DIRECTORY, "strom-data/checkpoints"),
+            savepoints_dir: dir_value(config, keys::SAVEPOINT_DIRECTORY, "strom-data/savepoints"),
         })
     }
 }
@@ -169,7 +167,7 @@ impl CheckpointCoordinator {
         two_phase: bool,
     ) -> Self {
         let storage = CheckpointStorage::new(&config.checkpoints_dir, job_id);
-        let first_trigger = Instant::now() + config.interval.unwrap_or(Duration::MAX / 4);
+        let first_trigger = Instant::now() + config.interval.unwrap_or(NEVER);
         Self {
             config,
             storage,
@@ -321,7 +319,7 @@ impl CheckpointCoordinator {
         if let Some(waiter) = self.savepoint_waiters.remove(&p.barrier.id) {
             let _ = waiter.send(Ok(p.dir.clone()));
         }
-        let interval = self.config.interval.unwrap_or(Duration::MAX / 4);
+        let interval = self.config.interval.unwrap_or(NEVER);
         self.next_trigger = (p.started + interval).max(Instant::now() + self.config.min_pause);
         if p.is_final {
             return self.exit_all();

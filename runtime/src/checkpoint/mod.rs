@@ -17,6 +17,7 @@ pub(crate) mod coordinator;
 mod storage;
 
 pub use assign::{assign_state, unmatched_operators};
+pub use coordinator::CheckpointStats;
 pub use storage::{CheckpointStorage, StateFileHandle};
 
 use std::collections::BTreeMap;
