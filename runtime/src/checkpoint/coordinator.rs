@@ -18,6 +18,9 @@ use crate::state::KeyGroupRange;
 use crate::task::{Control, TaskKey};
 use crate::time::Clock;
 
+/// Flink's switch for unaligned checkpoints (not supported yet).
+const UNALIGNED: &str = "execution.checkpointing.unaligned";
+
 /// "No periodic trigger": far enough to never come, near enough not to overflow `Instant`.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
@@ -47,6 +50,12 @@ fn dir_value(config: &Configuration, key: &str, default: &str) -> PathBuf {
 
 impl CheckpointConfig {
     pub(crate) fn from_config(config: &Configuration) -> Result<Self> {
+        if config.get_positive(keys::MAX_CONCURRENT_CHECKPOINTS)?.is_some_and(|n| n > 1) {
+            return Err(Error::config(keys::MAX_CONCURRENT_CHECKPOINTS, "Strom runs one checkpoint at a time; set it to 1 (the default)"));
+        }
+        if config.get_bool(UNALIGNED)? == Some(true) {
+            return Err(Error::config(UNALIGNED, "unaligned checkpoints are not supported yet; set it to false (the default)"));
+        }
         let interval = config.get_duration(keys::CHECKPOINTING_INTERVAL)?.filter(|d| !d.is_zero());
         Ok(Self {
             interval,

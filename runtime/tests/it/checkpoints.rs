@@ -271,3 +271,95 @@ fn stop_with_savepoint_then_resume_at_other_parallelisms() {
         assert_eq!(counts, expected, "restored at p={p}");
     }
 }
+
+/// Remembers its position at each checkpoint; on its first failure it truncates the newest
+/// checkpoint's `_metadata` (a checkpoint damaged on disk) before failing.
+#[derive(Clone)]
+struct CorruptingSource {
+    inner: ReplayableSource,
+    root: PathBuf,
+    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    at_checkpoint: std::sync::Arc<std::sync::Mutex<BTreeMap<u64, u64>>>,
+    completed: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    restored: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    /// The id of the checkpoint it damaged.
+    damaged: std::sync::Arc<std::sync::Mutex<Option<u64>>>,
+}
+
+impl Source for CorruptingSource {
+    type Out = (i64, u64);
+
+    fn poll_next(&mut self, out: &mut Collector<(i64, u64)>, ctx: &mut OperatorContext<'_>) -> Result<SourceStatus> {
+        if self.completed.lock().unwrap().len() >= 3 && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let newest = latest_checkpoint(&self.root);
+            std::fs::write(newest.join("_metadata"), b"STROMCHK").unwrap();
+            let id = newest.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("chk-")).and_then(|n| n.parse().ok());
+            *self.damaged.lock().unwrap() = id;
+            return Err(Error::TaskFailed {
+                task: "source".into(),
+                message: format!("injected failure after damaging {}", newest.display()),
+            });
+        }
+        self.inner.poll_next(out, ctx)
+    }
+    fn snapshot_state(&mut self, id: CheckpointId) -> Result<OperatorSnapshot> {
+        self.at_checkpoint.lock().unwrap().insert(id.0, self.inner.next);
+        self.inner.snapshot_state(id)
+    }
+    fn restore_state(&mut self, state: OperatorRestore) -> Result<()> {
+        self.inner.restore_state(state)?;
+        self.restored.lock().unwrap().push(self.inner.next);
+        Ok(())
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.completed.lock().unwrap().push(id.0);
+        Ok(())
+    }
+}
+
+#[test]
+fn failover_skips_a_damaged_checkpoint_for_the_previous_one() {
+    const TOTAL: u64 = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let source = CorruptingSource {
+        inner: ReplayableSource { total: TOTAL, next: 0, fail_at: None, completed: false },
+        root: dir.path().to_path_buf(),
+        failed: Default::default(),
+        at_checkpoint: Default::default(),
+        completed: Default::default(),
+        restored: Default::default(),
+        damaged: Default::default(),
+    };
+    let (positions, damaged, restored) = (source.at_checkpoint.clone(), source.damaged.clone(), source.restored.clone());
+    let env = StreamEnv::new();
+    env.set_config("execution.checkpointing.interval", "20 ms")
+        .set_config("state.checkpoints.dir", &dir.path().display().to_string())
+        .set_config("state.checkpoints.num-retained", "3")
+        .set_config("restart-strategy.type", "fixed-delay")
+        .set_config("restart-strategy.fixed-delay.delay", "1 ms");
+    let out = CollectSink::new();
+    env.add_source("corrupting", source)
+        .uid("source")
+        .parallelism(1)
+        .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
+        .key_by(|e: &(i64, u64)| e.1)
+        .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
+        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
+            out.collect(((w.start, *k), n))
+        })
+        .uid("counts")
+        .parallelism(2)
+        .sink(out.clone());
+    env.execute("fallback").unwrap();
+    // The newest completed checkpoint at failure time was damaged: the restore used the one
+    // before it.
+    let damaged = damaged.lock().unwrap().expect("a checkpoint was damaged");
+    let restored = restored.lock().unwrap().clone();
+    assert_eq!(restored, vec![positions.lock().unwrap()[&(damaged - 1)]], "chk-{damaged} damaged");
+    let mut expected = Counts::new();
+    for i in 0..TOTAL {
+        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
+    }
+    let counts: Counts = out.values().into_iter().collect();
+    assert_eq!(counts, expected);
+}

@@ -58,3 +58,14 @@ fn state_backend_values_are_checked_by_name() {
     let err = env.execute("bad backend").unwrap_err().to_string();
     assert!(err.contains("state.backend.type") && err.contains("did you mean rocksdb?"), "{err}");
 }
+
+#[test]
+fn unsupported_checkpoint_settings_are_refused_by_name() {
+    for (key, value) in [("execution.checkpointing.max-concurrent-checkpoints", "2"), ("execution.checkpointing.unaligned", "true")] {
+        let env = StreamEnv::new();
+        env.set_config("execution.checkpointing.interval", "1 s").set_config(key, value);
+        env.from_collection(vec![1_u32]).sink(CollectSink::new());
+        let err = env.execute("unsupported").unwrap_err().to_string();
+        assert!(err.contains(key), "{err}");
+    }
+}
