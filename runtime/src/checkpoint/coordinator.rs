@@ -118,6 +118,29 @@ pub struct CheckpointStats {
     pub external_path: String,
     /// Why it failed.
     pub failure: Option<String>,
+    /// Subtasks that had to acknowledge.
+    pub num_subtasks: usize,
+    /// Subtasks that did.
+    pub num_acknowledged_subtasks: usize,
+    /// When the last acknowledgement arrived, ms since the epoch.
+    pub latest_ack_timestamp: i64,
+    /// Per job vertex (by its id).
+    pub tasks: BTreeMap<String, TaskCheckpointStats>,
+}
+
+/// One job vertex's part of a checkpoint (Flink's per-task checkpoint statistics).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TaskCheckpointStats {
+    /// Subtasks of the vertex.
+    pub num_subtasks: usize,
+    /// Subtasks that acknowledged.
+    pub num_acknowledged_subtasks: usize,
+    /// Bytes of state its subtasks wrote.
+    pub state_size: u64,
+    /// Longest barrier alignment of its subtasks.
+    pub alignment_ms: u64,
+    /// When its last subtask acknowledged, ms since the epoch.
+    pub latest_ack_timestamp: i64,
 }
 
 struct Pending {
@@ -125,6 +148,8 @@ struct Pending {
     dir: PathBuf,
     started: Instant,
     acks: BTreeMap<TaskKey, Vec<(String, Option<StateFileHandle>, u64)>>,
+    /// Per acknowledged task: alignment and acknowledgement time.
+    ack_times: BTreeMap<TaskKey, (Duration, i64)>,
     alignment: Duration,
     /// Triggered with every task finished: completing it ends the job.
     is_final: bool,
@@ -262,7 +287,15 @@ impl CheckpointCoordinator {
             // A task that went away fails the job through its own result; nothing to do here.
             let _ = task.control.send(Control::Trigger(barrier.clone()));
         }
-        self.pending = Some(Pending { barrier, dir, started: Instant::now(), acks: BTreeMap::new(), alignment: Duration::ZERO, is_final });
+        self.pending = Some(Pending {
+            barrier,
+            dir,
+            started: Instant::now(),
+            acks: BTreeMap::new(),
+            ack_times: BTreeMap::new(),
+            alignment: Duration::ZERO,
+            is_final,
+        });
         Ok(())
     }
 
@@ -272,6 +305,7 @@ impl CheckpointCoordinator {
         match ack.files {
             Ok(files) => {
                 p.acks.insert(ack.task, files);
+                p.ack_times.insert(ack.task, (ack.alignment, self.clock.now_ms()));
                 p.alignment = p.alignment.max(ack.alignment);
             }
             Err(e) => return self.fail_pending(format!("writing the state of task {ack_task:?}: {}", e.report(), ack_task = ack.task)),
@@ -375,7 +409,12 @@ impl CheckpointCoordinator {
     }
 
     fn record(&mut self, p: &Pending, status: &str, state_size: u64, failure: Option<String>) {
+        let tasks = self.task_stats(p);
         self.history.push(CheckpointStats {
+            num_subtasks: self.tasks.len(),
+            num_acknowledged_subtasks: p.acks.len(),
+            latest_ack_timestamp: p.ack_times.values().map(|(_, t)| *t).max().unwrap_or(p.barrier.timestamp),
+            tasks,
             id: p.barrier.id.0,
             status: status.to_string(),
             is_savepoint: matches!(p.barrier.kind, SnapshotKind::Savepoint { .. }),
@@ -386,6 +425,23 @@ impl CheckpointCoordinator {
             external_path: p.dir.display().to_string(),
             failure,
         });
+    }
+
+    /// Per job vertex: subtasks, acknowledgements, state size, alignment.
+    fn task_stats(&self, p: &Pending) -> BTreeMap<String, TaskCheckpointStats> {
+        let mut tasks: BTreeMap<String, TaskCheckpointStats> = BTreeMap::new();
+        for (key, entry) in &self.tasks {
+            let Some(head) = entry.operators.first() else { continue };
+            let stats = tasks.entry(head.uid.clone()).or_default();
+            stats.num_subtasks += 1;
+            if let Some((alignment, at)) = p.ack_times.get(key) {
+                stats.num_acknowledged_subtasks += 1;
+                stats.alignment_ms = stats.alignment_ms.max(alignment.as_millis() as u64);
+                stats.latest_ack_timestamp = stats.latest_ack_timestamp.max(*at);
+                stats.state_size += p.acks.get(key).map_or(0, |files| files.iter().map(|(_, _, size)| size).sum::<u64>());
+            }
+        }
+        tasks
     }
 
     /// Gives up the pending checkpoint; fails the job once more than the tolerable number of

@@ -14,10 +14,12 @@
 
 mod assign;
 pub(crate) mod coordinator;
+mod stats;
 mod storage;
 
 pub use assign::{assign_state, unmatched_operators};
-pub use coordinator::CheckpointStats;
+pub use coordinator::{CheckpointStats, TaskCheckpointStats};
+pub use stats::{checkpoint_json, checkpoints_json};
 pub use storage::{CheckpointStorage, StateFileHandle};
 
 use std::collections::BTreeMap;

@@ -363,3 +363,42 @@ fn failover_skips_a_damaged_checkpoint_for_the_previous_one() {
     let counts: Counts = out.values().into_iter().collect();
     assert_eq!(counts, expected);
 }
+
+#[test]
+fn checkpoint_history_has_flinks_rest_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = StreamEnv::new();
+    env.set_config("execution.checkpointing.interval", "20 ms").set_config("state.checkpoints.dir", &dir.path().display().to_string());
+    let source = ReplayableSource { total: 20_000, next: 0, fail_at: None, completed: false };
+    env.add_source("replayable", source)
+        .parallelism(1)
+        .key_by(|e: &(i64, u64)| e.1)
+        .reduce(|a, b| (a.0.max(b.0), a.1))
+        .parallelism(2)
+        .sink(CollectSink::new());
+    let graph = env.job_graph("stats").unwrap();
+    let result = env.execute("stats").unwrap();
+    let json = strom_runtime::checkpoint::checkpoints_json(&result.checkpoints);
+    let completed = json["counts"]["completed"].as_u64().unwrap();
+    assert!(completed >= 2, "{json:#}");
+    assert_eq!(json["counts"]["total"].as_u64().unwrap() as usize, result.checkpoints.len());
+    let history = json["history"].as_array().unwrap();
+    assert_eq!(history.len(), result.checkpoints.len());
+    assert!(history.windows(2).all(|w| w[0]["id"].as_u64() > w[1]["id"].as_u64()), "newest first");
+    let vertex_ids: Vec<&str> = graph.vertices.iter().map(|v| v.id.as_str()).collect();
+    let subtasks: u64 = graph.vertices.iter().map(|v| u64::from(v.parallelism)).sum();
+    for entry in history.iter().filter(|e| e["status"] == "COMPLETED") {
+        assert_eq!(entry["num_subtasks"], subtasks);
+        assert_eq!(entry["num_acknowledged_subtasks"], subtasks);
+        assert_eq!(entry["checkpoint_type"], "CHECKPOINT");
+        let tasks = entry["tasks"].as_object().unwrap();
+        assert_eq!(tasks.keys().map(String::as_str).collect::<Vec<_>>().len(), vertex_ids.len());
+        assert!(tasks.keys().all(|k| vertex_ids.contains(&k.as_str())), "{tasks:?}");
+        assert!(
+            std::path::Path::new(entry["external_path"].as_str().unwrap()).join("_metadata").exists()
+                || entry["id"] != json["latest"]["completed"]["id"]
+        );
+    }
+    assert_eq!(json["latest"]["completed"]["status"], "COMPLETED");
+    assert!(json["summary"]["end_to_end_duration"]["max"].as_u64().is_some());
+}
