@@ -54,6 +54,40 @@ impl Source for ReplayableSource {
 
 type Counts = BTreeMap<(i64, u64), u64>;
 
+/// The job under test: `source` at parallelism 1, counts per key and 100 ms window (fired at
+/// the end of input only) at `parallelism`, into `out`.
+fn count_per_window<S: Source<Out = (i64, u64)> + Clone + Send>(
+    env: &StreamEnv,
+    name: &str,
+    source: S,
+    parallelism: u32,
+    out: &CollectSink<((i64, u64), u64)>,
+) {
+    env.add_source(name, source)
+        .uid("source")
+        .parallelism(1)
+        .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
+        .key_by(|e: &(i64, u64)| e.1)
+        .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
+        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
+            out.collect(((w.start, *k), n))
+        })
+        .uid("counts")
+        .parallelism(parallelism)
+        .sink(out.clone())
+        .uid("sink")
+        .parallelism(1);
+}
+
+/// The counts of an uninterrupted run over `0..total`.
+fn expected_counts(total: u64) -> Counts {
+    let mut expected = Counts::new();
+    for i in 0..total {
+        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
+    }
+    expected
+}
+
 fn run(source: ReplayableSource, window_parallelism: u32, checkpoints: &Path, restore: Option<&Path>) -> Result<Counts> {
     run_with(source, window_parallelism, checkpoints, restore, &[("restart-strategy.type", "none")])
 }
@@ -74,20 +108,7 @@ fn run_with(
         env.set_config("execution.savepoint.path", &path.display().to_string());
     }
     let out = CollectSink::new();
-    env.add_source("replayable", source)
-        .uid("source")
-        .parallelism(1)
-        .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
-        .key_by(|e: &(i64, u64)| e.1)
-        .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
-        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
-            out.collect(((w.start, *k), n))
-        })
-        .uid("counts")
-        .parallelism(window_parallelism)
-        .sink(out.clone())
-        .uid("sink")
-        .parallelism(1);
+    count_per_window(&env, "replayable", source, window_parallelism, &out);
     env.execute("checkpointed").map(|_| out.values().into_iter().collect())
 }
 
@@ -109,10 +130,7 @@ fn latest_checkpoint(root: &Path) -> PathBuf {
 #[test]
 fn restore_after_failure_is_exact_also_rescaled() {
     const TOTAL: u64 = 6_000;
-    let mut expected = Counts::new();
-    for i in 0..TOTAL {
-        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
-    }
+    let expected = expected_counts(TOTAL);
     for (before, after) in [(2, 4), (4, 1)] {
         let dir = tempfile::tempdir().unwrap();
         let failing = ReplayableSource { total: TOTAL, next: 0, fail_at: Some(2_000), completed: false };
@@ -149,10 +167,7 @@ struct PanicOnce {
 #[test]
 fn a_panic_restarts_the_job_from_its_latest_checkpoint_exactly_once() {
     const TOTAL: u64 = 5_000;
-    let mut expected = Counts::new();
-    for i in 0..TOTAL {
-        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
-    }
+    let expected = expected_counts(TOTAL);
     for p in [1, 3] {
         let dir = tempfile::tempdir().unwrap();
         let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -206,30 +221,14 @@ fn run_panicking(source: PanicOnce, window_parallelism: u32, checkpoints: &Path,
         env.set_config(k, v);
     }
     let out = CollectSink::new();
-    env.add_source("panicking", source)
-        .uid("source")
-        .parallelism(1)
-        .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
-        .key_by(|e: &(i64, u64)| e.1)
-        .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
-        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
-            out.collect(((w.start, *k), n))
-        })
-        .uid("counts")
-        .parallelism(window_parallelism)
-        .sink(out.clone())
-        .uid("sink")
-        .parallelism(1);
+    count_per_window(&env, "panicking", source, window_parallelism, &out);
     env.execute("failover").map(|_| out.values().into_iter().collect())
 }
 
 #[test]
 fn stop_with_savepoint_then_resume_at_other_parallelisms() {
     const TOTAL: u64 = 60_000;
-    let mut expected = Counts::new();
-    for i in 0..TOTAL {
-        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
-    }
+    let expected = expected_counts(TOTAL);
     let dir = tempfile::tempdir().unwrap();
     let build = |source: ReplayableSource, p: u32, restore: Option<&Path>| {
         let env = StreamEnv::new();
@@ -239,19 +238,7 @@ fn stop_with_savepoint_then_resume_at_other_parallelisms() {
             env.set_config("execution.savepoint.path", &path.display().to_string());
         }
         let out = CollectSink::new();
-        env.add_source("replayable", source)
-            .uid("source")
-            .parallelism(1)
-            .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
-            .key_by(|e: &(i64, u64)| e.1)
-            .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
-            .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
-                out.collect(((w.start, *k), n))
-            })
-            .uid("counts")
-            .parallelism(p)
-            .sink(out.clone())
-            .uid("sink");
+        count_per_window(&env, "replayable", source, p, &out);
         (env, out)
     };
     let (env, out) = build(ReplayableSource { total: TOTAL, next: 0, fail_at: None, completed: false }, 2, None);
@@ -338,28 +325,14 @@ fn failover_skips_a_damaged_checkpoint_for_the_previous_one() {
         .set_config("restart-strategy.type", "fixed-delay")
         .set_config("restart-strategy.fixed-delay.delay", "1 ms");
     let out = CollectSink::new();
-    env.add_source("corrupting", source)
-        .uid("source")
-        .parallelism(1)
-        .assign_timestamps_and_watermarks(WatermarkStrategy::no_watermarks())
-        .key_by(|e: &(i64, u64)| e.1)
-        .window(WindowAssigner::tumbling_event_time(Duration::from_millis(100)))
-        .aggregate_with(CountAggregate, |k: &u64, w: TimeWindow, n: u64, out: &mut Collector<((i64, u64), u64)>| {
-            out.collect(((w.start, *k), n))
-        })
-        .uid("counts")
-        .parallelism(2)
-        .sink(out.clone());
+    count_per_window(&env, "corrupting", source, 2, &out);
     env.execute("fallback").unwrap();
     // The newest completed checkpoint at failure time was damaged: the restore used the one
     // before it.
     let damaged = damaged.lock().unwrap().expect("a checkpoint was damaged");
     let restored = restored.lock().unwrap().clone();
     assert_eq!(restored, vec![positions.lock().unwrap()[&(damaged - 1)]], "chk-{damaged} damaged");
-    let mut expected = Counts::new();
-    for i in 0..TOTAL {
-        *expected.entry(((i as i64 / 100) * 100, i % 7)).or_default() += 1;
-    }
+    let expected = expected_counts(TOTAL);
     let counts: Counts = out.values().into_iter().collect();
     assert_eq!(counts, expected);
 }
