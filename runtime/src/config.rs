@@ -316,7 +316,7 @@ impl Configuration {
 /// The accepted value `value` was probably meant to be: one equal to it ignoring case, else the
 /// closest within an edit distance of 2 (ignoring case; the first on a tie), else `None`.
 /// For example `rockdb` suggests `rocksdb` among `hashmap, rocksdb`; `memory` suggests nothing.
-pub(crate) fn suggest<'a>(value: &str, accepted: &[&'a str]) -> Option<&'a str> {
+pub fn suggest<'a>(value: &str, accepted: &[&'a str]) -> Option<&'a str> {
     let value = value.to_lowercase();
     accepted
         .iter()

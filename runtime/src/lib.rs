@@ -7,9 +7,14 @@
 //! - `task` is a subtask's mailbox loop over a chain of [`operators`]; `exchange` moves
 //!   batches of records between tasks through bounded channels, with watermarks in-band.
 //! - [`time`] holds watermarks, timers and [`time::windows`]; [`state`] holds keyed state.
+//! - [`checkpoint`] holds aligned checkpoints: barriers, the coordinator, the storage layout
+//!   on the shared directory and the redistribution of state on restore. A job restarts
+//!   from its latest checkpoint under its restart strategy ([`RestartStrategy`]); savepoints
+//!   are taken through the [`JobClient`] of [`StreamEnv::execute_async`].
 //!
 //! Vocabulary: an `Operator` has lifecycle hooks (`open`, `process`, `on_watermark`,
-//! `on_processing_time`, `finish`); a `Source` is polled; a `Sink` ends a chain; a `Collector`
+//! `on_processing_time`, `finish`, and for checkpoints `snapshot_state`, `restore_state`,
+//! `notify_checkpoint_complete`); a `Source` is polled; a `Sink` ends a chain; a `Collector`
 //! takes an operator's output; `*Context` is what the runtime hands user code.
 
 pub mod api;
@@ -25,7 +30,7 @@ mod task;
 pub mod time;
 
 pub use api::{CollectSink, CollectionSource, DataStream, JobArgs, KeyedStream, RunMode, StreamEnv};
-pub use config::{parse_duration, Configuration};
+pub use config::{parse_duration, suggest, Configuration};
 pub use data::{Data, Key, Record, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 pub use error::{Error, Fault, Result};
 pub use job::restart::{RestartDecision, RestartStrategy};
