@@ -316,6 +316,12 @@ impl Configuration {
 /// The accepted value `value` was probably meant to be: one equal to it ignoring case, else the
 /// closest within an edit distance of 2 (ignoring case; the first on a tie), else `None`.
 /// For example `rockdb` suggests `rocksdb` among `hashmap, rocksdb`; `memory` suggests nothing.
+///
+/// ```
+/// use strom_runtime::suggest;
+/// assert_eq!(suggest("rockdb", &["hashmap", "rocksdb"]), Some("rocksdb"));
+/// assert_eq!(suggest("memory", &["hashmap", "rocksdb"]), None);
+/// ```
 pub fn suggest<'a>(value: &str, accepted: &[&'a str]) -> Option<&'a str> {
     let value = value.to_lowercase();
     accepted
