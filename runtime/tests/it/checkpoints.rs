@@ -23,8 +23,12 @@ impl Source for ReplayableSource {
     type Out = (i64, u64);
 
     fn poll_next(&mut self, out: &mut Collector<(i64, u64)>, _: &mut OperatorContext<'_>) -> Result<SourceStatus> {
-        if self.fail_at.is_some_and(|n| self.completed && self.next >= n) {
-            return Err(Error::TaskFailed { task: "source".into(), message: "injected failure".into() });
+        if self.fail_at.is_some_and(|n| self.next >= n) {
+            if self.completed {
+                return Err(Error::TaskFailed { task: "source".into(), message: "injected failure".into() });
+            }
+            // Hold the failure point until a checkpoint completed, however slow the machine.
+            return Ok(SourceStatus::Wait(Duration::from_millis(1)));
         }
         for _ in 0..50 {
             if self.next == self.total {
@@ -191,8 +195,13 @@ impl Source for PanicOnce {
     type Out = (i64, u64);
 
     fn poll_next(&mut self, out: &mut Collector<(i64, u64)>, ctx: &mut OperatorContext<'_>) -> Result<SourceStatus> {
-        let due = self.inner.fail_at.is_some_and(|n| self.inner.completed && self.inner.next >= n);
-        if due && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        let at_failure_point = self.inner.fail_at.is_some_and(|n| self.inner.next >= n);
+        if at_failure_point && !self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+            if !self.inner.completed {
+                // Hold the failure point until a checkpoint completed.
+                return Ok(SourceStatus::Wait(Duration::from_millis(1)));
+            }
+            self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
             panic!("injected panic at record {}", self.inner.next);
         }
         let mut inner = self.inner.clone();
@@ -277,7 +286,12 @@ impl Source for CorruptingSource {
     type Out = (i64, u64);
 
     fn poll_next(&mut self, out: &mut Collector<(i64, u64)>, ctx: &mut OperatorContext<'_>) -> Result<SourceStatus> {
-        if self.completed.lock().unwrap().len() >= 3 && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        let failed = self.failed.load(std::sync::atomic::Ordering::SeqCst);
+        if !failed && self.inner.next >= 5_000 && self.completed.lock().unwrap().len() < 3 {
+            // Hold here until three checkpoints completed.
+            return Ok(SourceStatus::Wait(Duration::from_millis(1)));
+        }
+        if !failed && self.completed.lock().unwrap().len() >= 3 && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
             let newest = latest_checkpoint(&self.root);
             std::fs::write(newest.join("_metadata"), b"STROMCHK").unwrap();
             let id = newest.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("chk-")).and_then(|n| n.parse().ok());
