@@ -26,7 +26,7 @@ where
 {
     let factory = Arc::new(move |setup: &NodeSetup<'_>, next: AnyBox, sides: Vec<Box<dyn AnyLink>>| {
         let outputs = Outputs { main: unbox_link::<Op::Out>(next), sides };
-        Box::new(TwoInputHead::new(setup.uid.clone(), make(setup.info), outputs, Collector::new())) as Box<dyn TaskInput>
+        Box::new(TwoInputHead::new(setup.uid.clone(), make(setup.info), outputs, setup.collector())) as Box<dyn TaskInput>
     });
     let node = StreamNode {
         name: name.to_string(),
@@ -39,6 +39,7 @@ where
         inputs: vec![first.edge(0), second.edge(1)],
         out: TypeOps::of::<Op::Out>(),
         side_outputs: Vec::new(),
+        side_outputs_allowed: true,
     };
     DataStream::new(first.env.clone(), first.env.push_node(node))
 }

@@ -154,6 +154,7 @@ impl StreamEnv {
             inputs: Vec::new(),
             out: TypeOps::of::<S::Out>(),
             side_outputs: Vec::new(),
+            side_outputs_allowed: false,
         };
         DataStream::new(self.clone(), self.push_node(node))
     }

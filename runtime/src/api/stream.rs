@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use super::{ConnectedStreams, JoinedStreams, KeyedStream, StreamEnv};
 use crate::data::{Data, Key};
 use crate::exchange::PartitionSpec;
-use crate::job::graph::{unbox_link, AnyBox, NodeKind, NodeSetup, StreamEdge, StreamNode, TypeOps};
+use crate::job::graph::{unbox_link, AnyBox, NodeKind, NodeSetup, SidePort, StreamEdge, StreamNode, TypeOps};
 use crate::operators::{Collector, Filter, FlatMap, Map, Operator, OutputTag, Sink, TaskInfo};
 use crate::state::stable_hash;
 use crate::task::{AnyLink, BoxLink, OperatorLink, Outputs, SinkLink};
@@ -88,7 +88,7 @@ impl<T: Data> DataStream<T> {
         &self,
         name: &str,
         kind_name: &'static str,
-        side_outputs: Vec<(Arc<str>, TypeOps)>,
+        side_outputs: Vec<SidePort>,
         link: impl Fn(&NodeSetup<'_>, BoxLink<O>, Vec<Box<dyn AnyLink>>) -> BoxLink<T> + Send + Sync + 'static,
     ) -> DataStream<O> {
         let factory = Arc::new(move |setup: &NodeSetup<'_>, next: AnyBox, sides: Vec<Box<dyn AnyLink>>| {
@@ -105,28 +105,28 @@ impl<T: Data> DataStream<T> {
             inputs: vec![self.edge(0)],
             out: TypeOps::of::<O>(),
             side_outputs,
+            side_outputs_allowed: false,
         };
         DataStream::new(self.env.clone(), self.env.push_node(node))
     }
 
-    /// Adds an operator built by `make` per subtask, with the given side outputs.
+    /// Adds an operator built by `make` per subtask, with the given side outputs (more can be
+    /// declared later with `get_side_output`).
     pub(crate) fn add_operator<Op>(
         &self,
         name: &str,
         kind_name: &'static str,
-        sides: Vec<(Arc<str>, TypeOps, crate::operators::SideBufferFactory)>,
+        sides: Vec<SidePort>,
         make: OperatorFactory<Op>,
     ) -> DataStream<Op::Out>
     where
         Op: Operator<In = T>,
     {
-        let ports = sides.iter().map(|(tag, ops, _)| (tag.clone(), *ops)).collect();
-        let buffers: Vec<_> = sides.into_iter().map(|(_, _, b)| b).collect();
-        self.add_link(name, kind_name, ports, move |setup, main, side_links| {
-            let mut out = Collector::new();
-            out.sides = buffers.iter().map(|b| b()).collect();
-            Box::new(OperatorLink::new(setup.uid.clone(), make(setup.info), Outputs { main, sides: side_links }, out))
-        })
+        let stream = self.add_link(name, kind_name, sides, move |setup, main, side_links| {
+            Box::new(OperatorLink::new(setup.uid.clone(), make(setup.info), Outputs { main, sides: side_links }, setup.collector()))
+        });
+        stream.env.inner.borrow_mut().nodes[stream.node].side_outputs_allowed = true;
+        stream
     }
 
     /// Applies a custom operator, built per subtask by `make` (Flink's `transform`).
@@ -232,11 +232,44 @@ impl<T: Data> DataStream<T> {
         })
     }
 
-    /// The stream of records the operator sent to side output `tag`.
+    /// The stream of records the operator that produced this stream sent to side output
+    /// `tag` (`out.side(&tag, value)` in its function; Flink's `getSideOutput`).
+    ///
+    /// ```
+    /// use strom_runtime::prelude::*;
+    /// let odd = OutputTag::<u32>::new("odd");
+    /// let env = StreamEnv::new();
+    /// let (evens, odds) = (CollectSink::new(), CollectSink::new());
+    /// let tag = odd.clone();
+    /// let main = env.from_collection(vec![1, 2, 3, 4]).flat_map(move |x: u32, out: &mut Collector<u32>| {
+    ///     if x % 2 == 0 { out.collect(x) } else { out.side(&tag, x) }
+    /// });
+    /// main.get_side_output(&odd).sink(odds.clone());
+    /// main.sink(evens.clone());
+    /// env.execute("split").unwrap();
+    /// assert_eq!((evens.sorted(), odds.sorted()), (vec![2, 4], vec![1, 3]));
+    /// ```
     pub fn get_side_output<S: Data>(&self, tag: &OutputTag<S>) -> DataStream<S> {
-        let known = self.env.inner.borrow().nodes[self.node].side_outputs.iter().any(|(t, _)| *t == tag.name);
-        if !known {
-            self.env.record_error(format!("operator {} has no side output '{}'", self.node, tag.name()));
+        let mut inner = self.env.inner.borrow_mut();
+        let node = &mut inner.nodes[self.node];
+        let existing = node.side_outputs.iter().find(|p| p.tag == tag.name).map(|p| p.type_id);
+        match existing {
+            None if !node.side_outputs_allowed => {
+                let message = format!(
+                    "'{}' cannot have side outputs (asked for '{}'): only operators such as process functions and windows can",
+                    node.name,
+                    tag.name()
+                );
+                drop(inner);
+                self.env.record_error(message);
+            }
+            None => node.side_outputs.push(tag.port()),
+            Some(t) if t != std::any::TypeId::of::<S>() => {
+                let message = format!("side output '{}' of '{}' is used with two record types", tag.name(), node.name);
+                drop(inner);
+                self.env.record_error(message);
+            }
+            Some(_) => {}
         }
         DataStream {
             env: self.env.clone(),
@@ -265,6 +298,7 @@ impl<T: Data> DataStream<T> {
             inputs: vec![self.edge(0)],
             out: TypeOps::of::<()>(),
             side_outputs: Vec::new(),
+            side_outputs_allowed: false,
         };
         DataStreamSink { stream: DataStream::<()>::new(self.env.clone(), self.env.push_node(node)) }
     }

@@ -27,6 +27,27 @@ pub(crate) struct NodeSetup<'a> {
     pub(crate) info: &'a TaskInfo,
     /// The operator's uid, under which its state is snapshotted and restored.
     pub(crate) uid: Arc<str>,
+    /// The node's side outputs, in port order.
+    pub(crate) side_ports: &'a [SidePort],
+}
+
+impl NodeSetup<'_> {
+    /// A collector with a buffer for each of the node's side outputs.
+    pub(crate) fn collector<T>(&self) -> crate::operators::Collector<T> {
+        let mut out = crate::operators::Collector::new();
+        out.sides = self.side_ports.iter().map(|p| (p.buffer)()).collect();
+        out
+    }
+}
+
+/// A side output of a node: its tag, its record type's operations, and a factory for the
+/// buffer the operator's collector fills.
+#[derive(Clone)]
+pub(crate) struct SidePort {
+    pub(crate) tag: Arc<str>,
+    pub(crate) ops: TypeOps,
+    pub(crate) buffer: crate::operators::SideBufferFactory,
+    pub(crate) type_id: std::any::TypeId,
 }
 
 type SourceFactory = Arc<dyn Fn(&NodeSetup<'_>, AnyBox) -> Box<dyn SourceTask> + Send + Sync>;
@@ -105,7 +126,10 @@ pub(crate) struct StreamNode {
     pub(crate) kind: NodeKind,
     pub(crate) inputs: Vec<StreamEdge>,
     pub(crate) out: TypeOps,
-    pub(crate) side_outputs: Vec<(Arc<str>, TypeOps)>,
+    pub(crate) side_outputs: Vec<SidePort>,
+    /// Whether the node's operator wires side outputs (operators and two-input operators do;
+    /// sources, unions, watermark assigners and sinks do not).
+    pub(crate) side_outputs_allowed: bool,
 }
 
 /// An operator of a job vertex, as the plan shows it.
@@ -322,6 +346,7 @@ mod tests {
             inputs: inputs.into_iter().map(|from| StreamEdge { from, port: None, partition: PartitionSpec::Default, input: 0 }).collect(),
             out: TypeOps::of::<()>(),
             side_outputs: vec![],
+            side_outputs_allowed: false,
         };
         let a = derive_uids(&[node(None, vec![]), node(None, vec![0])]).unwrap();
         let b = derive_uids(&[node(None, vec![]), node(None, vec![0])]).unwrap();

@@ -443,13 +443,13 @@ fn run_task(
     match &nodes[head].kind {
         NodeKind::Source(factory) => {
             let next = builder.output(head, None)?;
-            let setup = NodeSetup { info: &cx.info, uid: graph.uid_of_node[head].as_str().into() };
+            let setup = NodeSetup { info: &cx.info, uid: graph.uid_of_node[head].as_str().into(), side_ports: &nodes[head].side_outputs };
             let mut task = factory(&setup, next);
             run_source_task(task.as_mut(), control, cx)
         }
         NodeKind::TwoInput(factory) => {
             let (main, sides) = builder.outputs_of(head)?;
-            let setup = NodeSetup { info: &cx.info, uid: graph.uid_of_node[head].as_str().into() };
+            let setup = NodeSetup { info: &cx.info, uid: graph.uid_of_node[head].as_str().into(), side_ports: &nodes[head].side_outputs };
             let mut task = factory(&setup, main, sides);
             run_input_task(task.as_mut(), w.inputs, control, cx)
         }
@@ -466,7 +466,7 @@ fn run_task(
 fn port_ops(node: &StreamNode, port: Option<&str>) -> super::graph::TypeOps {
     match port {
         None => node.out,
-        Some(tag) => node.side_outputs.iter().find(|(t, _)| &**t == tag).map(|(_, ops)| *ops).expect("side output port exists on its node"),
+        Some(tag) => node.side_outputs.iter().find(|p| &*p.tag == tag).map(|p| p.ops).expect("side output port exists on its node"),
     }
 }
 
@@ -493,13 +493,14 @@ impl ChainBuilder<'_> {
     }
 
     fn setup(&self, id: usize) -> NodeSetup<'_> {
-        NodeSetup { info: &self.cx.info, uid: self.graph.uid_of_node[id].as_str().into() }
+        NodeSetup { info: &self.cx.info, uid: self.graph.uid_of_node[id].as_str().into(), side_ports: &self.nodes[id].side_outputs }
     }
 
     fn outputs_of(&mut self, id: usize) -> Result<(AnyBox, Vec<Box<dyn AnyLink>>)> {
         let main = self.output(id, None)?;
         let mut sides = Vec::new();
-        for (tag, ops) in self.nodes[id].side_outputs.clone() {
+        for port in self.nodes[id].side_outputs.clone() {
+            let (tag, ops) = (port.tag, port.ops);
             let link = self.output(id, Some(&tag))?;
             sides.push((ops.erase)(link));
         }

@@ -141,10 +141,15 @@ impl<S: Data> OutputTag<S> {
         &self.name
     }
 
-    /// A side output port for a node: its tag, type operations and buffer factory.
-    pub(crate) fn port(&self) -> (Arc<str>, crate::job::graph::TypeOps, SideBufferFactory) {
+    /// A side output port for a node.
+    pub(crate) fn port(&self) -> crate::job::graph::SidePort {
         let tag = self.clone();
-        (self.name.clone(), crate::job::graph::TypeOps::of::<S>(), Arc::new(move || tag.buffer()))
+        crate::job::graph::SidePort {
+            tag: self.name.clone(),
+            ops: crate::job::graph::TypeOps::of::<S>(),
+            buffer: Arc::new(move || tag.buffer()),
+            type_id: std::any::TypeId::of::<S>(),
+        }
     }
 
     pub(crate) fn buffer(&self) -> SideBuffer {

@@ -121,3 +121,46 @@ fn keys_reach_the_subtask_owning_their_key_group() {
         }
     }
 }
+
+#[derive(Clone)]
+struct SplitLarge {
+    large: OutputTag<u64>,
+}
+
+impl KeyedProcessFunction<u64, u64, u64> for SplitLarge {
+    fn process_element(&mut self, v: u64, _: &mut KeyedContext<'_, u64>, out: &mut Collector<u64>) -> FnResult {
+        if v >= 500 {
+            out.side(&self.large, v);
+        } else {
+            out.collect(v);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn process_functions_emit_side_outputs_chained_or_across_tasks() {
+    let large = OutputTag::<u64>::new("large");
+    for p in PARALLELISMS {
+        let env = StreamEnv::new();
+        env.set_parallelism(p);
+        let (small_out, large_chained, large_rebalanced) = (CollectSink::new(), CollectSink::new(), CollectSink::new());
+        let main = env.from_collection((0..1000_u64).collect()).key_by(|x: &u64| x % 13).process(SplitLarge { large: large.clone() });
+        main.get_side_output(&large).map(|x: u64| x + 1).sink(large_chained.clone());
+        main.get_side_output(&large).rebalance().map(|x: u64| x).parallelism(1).sink(large_rebalanced.clone());
+        main.sink(small_out.clone());
+        env.execute("side outputs").unwrap();
+        assert_eq!(small_out.sorted(), (0..500).collect::<Vec<_>>(), "p={p}");
+        assert_eq!(large_chained.sorted(), (501..1001).collect::<Vec<_>>(), "p={p}");
+        assert_eq!(large_rebalanced.sorted(), (500..1000).collect::<Vec<_>>(), "p={p}");
+    }
+}
+
+#[test]
+fn sources_cannot_have_side_outputs() {
+    let env = StreamEnv::new();
+    let tag = OutputTag::<u32>::new("nope");
+    env.from_collection(vec![1_u32]).get_side_output(&tag).sink(CollectSink::new());
+    let err = env.execute("bad").unwrap_err().to_string();
+    assert!(err.contains("cannot have side outputs") && err.contains("nope"), "{err}");
+}
