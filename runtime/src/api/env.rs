@@ -186,9 +186,9 @@ impl StreamEnv {
 
     /// Runs the job (or prints its plan in `plan` mode) and returns when it has finished.
     pub fn execute(&self, job_name: &str) -> Result<JobExecutionResult> {
-        self.inner.borrow().args.check_all_used()?;
-        let graph = self.job_graph(job_name)?;
         if self.mode() == RunMode::Plan {
+            self.inner.borrow().args.check_all_used()?;
+            let graph = self.job_graph(job_name)?;
             let json = serde_json::to_string_pretty(&graph).map_err(|e| Error::Serialization(e.to_string()))?;
             println!("{json}");
             return Ok(JobExecutionResult {
@@ -203,8 +203,11 @@ impl StreamEnv {
     }
 
     /// Starts the job and returns at once with a handle to take savepoints, stop it, or wait
-    /// for it. In `plan` mode, prints the plan and returns a handle on a finished job.
+    /// for it. `plan` mode runs nothing: use [`execute`](Self::execute), which prints the plan.
     pub fn execute_async(&self, job_name: &str) -> Result<JobClient> {
+        if self.mode() == RunMode::Plan {
+            return Err(Error::Usage("plan mode prints the job graph and runs nothing; call execute".into()));
+        }
         self.inner.borrow().args.check_all_used()?;
         let graph = self.job_graph(job_name)?;
         let inner = self.inner.borrow();

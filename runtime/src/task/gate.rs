@@ -67,6 +67,8 @@ struct Gate {
     /// The barrier being aligned, with when alignment started. Channels that delivered it
     /// are blocked (not read) until every open channel did.
     aligning: Option<(Barrier, Instant)>,
+    /// The readable channels changed (blocked, unblocked or ended): the select is stale.
+    readable_changed: bool,
 }
 
 /// What a ready select operation is.
@@ -101,13 +103,17 @@ pub(crate) fn run_input_task(
     head.open(cx)?;
     let receivers: Vec<Receiver<Message>> = channels.iter().map(|c| c.rx.clone()).collect();
     let open = channels.len();
-    let mut gate = Gate { channels, valve: Valve { output: MIN_TIMESTAMP, idle: false }, open, aligning: None };
+    let mut gate = Gate { channels, valve: Valve { output: MIN_TIMESTAMP, idle: false }, open, aligning: None, readable_changed: false };
     let mut last_flush = Instant::now();
+    // Rebuilt only when the readable channels change, not per message.
+    let (mut select, mut ops) = gate.select(&receivers, control);
     while gate.open > 0 {
         if cx.is_canceled() {
             return Err(cx.canceled());
         }
-        let (mut select, ops) = gate.select(&receivers, control);
+        if std::mem::take(&mut gate.readable_changed) {
+            (select, ops) = gate.select(&receivers, control);
+        }
         let ready = match select.try_ready() {
             Ok(i) => Some(i),
             Err(_) => {
@@ -175,6 +181,7 @@ fn receive(gate: &mut Gate, i: usize, head: &mut dyn TaskInput, cx: &mut TaskCx)
                 cx.stopping = true;
             }
             gate.open -= 1;
+            gate.readable_changed = true;
             // An ended channel no longer holds up an alignment.
             complete_alignment(gate, head, cx)?;
         }
@@ -201,6 +208,7 @@ fn on_barrier(gate: &mut Gate, i: usize, barrier: Barrier, head: &mut dyn TaskIn
         }
     }
     gate.channels[i].blocked = true;
+    gate.readable_changed = true;
     complete_alignment(gate, head, cx)
 }
 
@@ -210,6 +218,7 @@ fn complete_alignment(gate: &mut Gate, head: &mut dyn TaskInput, cx: &mut TaskCx
     let mut operators = Vec::new();
     head.snapshot(&barrier, &mut operators, cx)?;
     gate.channels.iter_mut().for_each(|c| c.blocked = false);
+    gate.readable_changed = true;
     cx.report_snapshot(barrier, operators, started.elapsed())
 }
 
