@@ -289,12 +289,12 @@ impl<T: Data> ReducingState<T> {
 
     /// Folds `value` into the current key's value.
     pub fn add<K: Key>(&self, ctx: &mut impl KeyedStateContext<K>, value: T) {
-        with_table!(self.slot, ctx, T, |t, key, ns| {
-            let folded = match t.remove(key, ns) {
-                Some(acc) => (self.reduce)(acc, value),
-                None => value,
-            };
-            t.put(key, ns, folded);
+        with_table!(self.slot, ctx, T, |t, key, ns| match t.get_mut(key, ns) {
+            Some(acc) => {
+                let old = std::mem::replace(acc, value.clone());
+                *acc = (self.reduce)(old, value);
+            }
+            None => t.put(key, ns, value),
         })
     }
 
