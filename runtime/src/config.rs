@@ -28,6 +28,10 @@ pub const BUFFERS_PER_CHANNEL: &str = "taskmanager.network.buffers-per-channel";
 pub const STATE_BACKEND: &str = "state.backend.type";
 /// Whether checkpoints upload only what changed since the previous one (default `false`).
 pub const INCREMENTAL_CHECKPOINTS: &str = "state.backend.incremental";
+/// Local working directory of RocksDB instances (default: the first of [`TMP_DIRS`]).
+pub const ROCKSDB_LOCAL_DIR: &str = "state.backend.rocksdb.localdir";
+/// Local directories for temporary files, separated by `,` or `:` (default: the system's).
+pub const TMP_DIRS: &str = "io.tmp.dirs";
 /// Where completed checkpoints are stored (no default).
 pub const CHECKPOINTS_DIRECTORY: &str = "state.checkpoints.dir";
 /// Where savepoints are stored when no path is given (no default).
@@ -143,6 +147,8 @@ const KNOWN_KEYS: &[(&str, Check)] = &[
     (BUFFERS_PER_CHANNEL, |c, k| c.get_positive(k).map(drop)),
     (STATE_BACKEND, |c, k| c.get_enum(k, STATE_BACKENDS).map(drop)),
     (INCREMENTAL_CHECKPOINTS, |c, k| c.get_bool(k).map(drop)),
+    (ROCKSDB_LOCAL_DIR, |_, _| Ok(())),
+    (TMP_DIRS, |_, _| Ok(())),
     (CHECKPOINTS_DIRECTORY, |_, _| Ok(())),
     (SAVEPOINT_DIRECTORY, |_, _| Ok(())),
     (MAX_RETAINED_CHECKPOINTS, |c, k| c.get_positive(k).map(drop)),

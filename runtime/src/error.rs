@@ -74,6 +74,9 @@ pub enum Error {
         /// What is wrong with it.
         problem: String,
     },
+    /// The state backend failed (RocksDB could not open, read or write its files).
+    #[error("state backend: {0}")]
+    State(String),
     /// An invariant of the runtime was broken: a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -87,14 +90,14 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } | Error::InvalidData { .. } => Fault::User,
-            Error::Io { .. } | Error::CorruptCheckpoint { .. } => Fault::External,
+            Error::Io { .. } | Error::CorruptCheckpoint { .. } | Error::State(_) => Fault::External,
             Error::Serialization(_) | Error::Internal(_) | Error::Canceled => Fault::Internal,
         }
     }
 
     /// Whether retrying the same operation can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::TaskFailed { .. })
+        matches!(self, Error::Io { .. } | Error::TaskFailed { .. } | Error::State(_))
     }
 
     /// The error with its causes, for people: "reading in.txt: No such file or directory".

@@ -82,17 +82,19 @@ fn window_count_is_exactly_once_across_kill_9() {
     let input = work.path().join("events.csv");
     std::fs::write(&input, events.iter().map(|(ts, k)| format!("{ts},{k}\n")).collect::<String>()).unwrap();
     let want = simulate(&events, Windows::Sliding { size: 100, slide: 30 }, 25, 40);
-    for (p, seed) in [("1", 7), ("3", 11)] {
-        let out = work.path().join(format!("out-{p}"));
-        let args: Vec<String> =
+    for (p, seed, backend) in [("1", 7, "hashmap"), ("3", 11, "hashmap"), ("3", 13, "rocksdb")] {
+        let out = work.path().join(format!("out-{p}-{backend}"));
+        let mut args: Vec<String> =
             ["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--size-ms", "100", "--slide-ms", "30"]
                 .iter()
                 .chain(&["--out-of-orderness-ms", "25", "--allowed-lateness-ms", "40", "-p", p])
                 .map(|s| s.to_string())
                 .collect();
-        let killed = run_with_kills(env!("CARGO_BIN_EXE_window-count"), &args, &work.path().join(format!("work-{p}")), 6, seed);
-        assert!(killed >= 2, "p={p}: only {killed} kills landed while the job ran");
-        assert_eq!(committed_lines(&out), want, "p={p} after {killed} kills");
+        let run = work.path().join(format!("work-{p}-{backend}"));
+        args.extend(backend_args(backend, &run));
+        let killed = run_with_kills(env!("CARGO_BIN_EXE_window-count"), &args, &run, 6, seed);
+        assert!(killed >= 2, "p={p} {backend}: only {killed} kills landed while the job ran");
+        assert_eq!(committed_lines(&out), want, "p={p} {backend} after {killed} kills");
     }
 }
 
@@ -108,11 +110,23 @@ fn wordcount_is_exactly_once_across_kill_9() {
         std::fs::write(input.join(format!("part{i}.txt")), chunk.concat()).unwrap();
     }
     let want = expected(&text);
-    for (p, seed) in [("1", 3), ("4", 5)] {
-        let out = work.path().join(format!("out-{p}"));
-        let args: Vec<String> =
+    for (p, seed, backend) in [("1", 3, "hashmap"), ("4", 5, "hashmap"), ("4", 9, "rocksdb")] {
+        let out = work.path().join(format!("out-{p}-{backend}"));
+        let mut args: Vec<String> =
             ["--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "-p", p].iter().map(|s| s.to_string()).collect();
-        let killed = run_with_kills(env!("CARGO_BIN_EXE_wordcount"), &args, &work.path().join(format!("work-{p}")), 5, seed);
-        assert_eq!(committed_lines(&out), want, "p={p} after {killed} kills");
+        let run = work.path().join(format!("work-{p}-{backend}"));
+        args.extend(backend_args(backend, &run));
+        let killed = run_with_kills(env!("CARGO_BIN_EXE_wordcount"), &args, &run, 5, seed);
+        assert_eq!(committed_lines(&out), want, "p={p} {backend} after {killed} kills");
     }
+}
+
+/// `-D` options for the state backend; RocksDB (incremental) works under `run`, so that the
+/// working directories killed processes leave behind go with the test's directory.
+fn backend_args(backend: &str, run: &Path) -> Vec<String> {
+    let mut args = vec!["-D".to_string(), format!("state.backend.type={backend}")];
+    if backend == "rocksdb" {
+        args.extend(["-D".into(), "state.backend.incremental=true".into(), "-D".into(), format!("io.tmp.dirs={}", run.join("tmp").display())]);
+    }
+    args
 }

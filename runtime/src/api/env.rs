@@ -239,18 +239,13 @@ fn local_settings(config: &Configuration, clock: Arc<dyn Clock>) -> Result<Local
         exchange.buffer_timeout = t;
     }
     let watermark_interval = config.get_duration(config::AUTO_WATERMARK_INTERVAL)?.unwrap_or(std::time::Duration::from_millis(200));
-    if config.get_enum(config::STATE_BACKEND, config::STATE_BACKENDS)? == Some("rocksdb") {
-        return Err(Error::config(
-            config::STATE_BACKEND,
-            "the rocksdb state backend is not available in this build yet; use 'hashmap' (savepoints will move between the two once it is)",
-        ));
-    }
+    let state_backend = crate::state::StateBackendConfig::from_config(config)?;
     let checkpoints = CheckpointConfig::from_config(config)?;
     let restore = config.get(SAVEPOINT_PATH).map(|path| RestoreSettings {
         path: PathBuf::from(path),
         allow_non_restored: config.get(SAVEPOINT_IGNORE_UNCLAIMED) == Some("true"),
     });
-    Ok(LocalSettings { exchange, watermark_interval, clock, checkpoints, restore })
+    Ok(LocalSettings { exchange, watermark_interval, clock, checkpoints, restore, state_backend })
 }
 
 /// The job's own command-line arguments, `--name value` or `--flag` (Flink's `ParameterTool`).

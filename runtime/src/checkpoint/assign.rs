@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use super::{CheckpointMetadata, CheckpointStorage, OperatorRestore, OperatorState, SubtaskState};
+use super::{CheckpointMetadata, CheckpointStorage, NativeRestore, OperatorRestore, OperatorState, SubtaskState};
 use crate::error::{Error, Result};
 use crate::state::KeyGroupRange;
 
@@ -52,6 +52,12 @@ pub fn assign_state(op: &OperatorState, dir: &Path, parallelism: u32, subtask: u
             lists.push((state.subtask, Vec::new()));
             continue;
         };
+        if let (Some(native), Some(range)) = (&handle.native, key_groups) {
+            let old = state.key_group_range();
+            if old.start <= range.end && range.start <= old.end {
+                restore.native.push(NativeRestore { dir: dir.to_path_buf(), handle: native.clone(), key_groups: old });
+            }
+        }
         let snapshot = CheckpointStorage::read_subtask_state(dir, handle, key_groups)?;
         for (kg, block) in snapshot.keyed {
             if restore.keyed.insert(kg, block).is_some() {
@@ -88,8 +94,9 @@ pub fn unmatched_operators(metadata: &CheckpointMetadata, uids: &[&str]) -> Vec<
 /// The key groups the new subtask owns, or `None` when `op` has no keyed state. Checks that
 /// the parallelism fits the max parallelism and that every stored key group exists.
 fn owned_key_groups(op: &OperatorState, dir: &Path, parallelism: u32, subtask: u32) -> Result<Option<KeyGroupRange>> {
-    let files = op.subtasks.iter().filter_map(|s| s.file.as_ref());
-    let Some(max_stored) = files.flat_map(|f| f.key_groups.iter().map(|&(kg, ..)| kg)).max() else {
+    let files = || op.subtasks.iter().filter_map(|s| s.file.as_ref());
+    let native = op.subtasks.iter().filter(|s| s.file.as_ref().is_some_and(|f| f.native.is_some())).map(|s| s.key_groups.1).max();
+    let Some(max_stored) = files().flat_map(|f| f.key_groups.iter().map(|&(kg, ..)| kg)).chain(native).max() else {
         return Ok(None);
     };
     if parallelism > op.max_parallelism {
@@ -151,6 +158,7 @@ mod tests {
                     keyed: keyed.iter().filter(|(kg, _)| range.contains(KeyGroup(**kg))).map(|(kg, v)| (*kg, v.clone())).collect(),
                     list: lists[i as usize].clone(),
                     union: union[i as usize].clone(),
+                    native: None,
                 };
                 let file = CheckpointStorage::write_subtask_state(dir, "count", i, &snapshot).expect("written");
                 SubtaskState { subtask: i, key_groups: (range.start, range.end), file }
@@ -253,8 +261,8 @@ mod tests {
         op.parallelism = 3;
         let restored = restore_all(&op, dir.path(), 2);
         let expected = [
-            OperatorRestore { keyed: [(1, b"one".to_vec())].into_iter().collect(), list: entries(&["l0"]), union: entries(&["u0"]) },
-            OperatorRestore { keyed: [(9, b"nine".to_vec())].into_iter().collect(), list: entries(&["l1"]), union: entries(&["u0"]) },
+            OperatorRestore { keyed: [(1, b"one".to_vec())].into_iter().collect(), list: entries(&["l0"]), union: entries(&["u0"]), native: vec![] },
+            OperatorRestore { keyed: [(9, b"nine".to_vec())].into_iter().collect(), list: entries(&["l1"]), union: entries(&["u0"]), native: vec![] },
         ];
         assert_eq!(restored, expected);
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::{Barrier, CheckpointId, CheckpointMetadata, CheckpointStorage, OperatorState, SnapshotKind, StateFileHandle, SubtaskState};
+use super::{Barrier, CheckpointId, CheckpointMetadata, CheckpointStorage, OperatorState, SnapshotKind, StateFileHandle, StateSize, SubtaskState};
 use crate::config::{self as keys, defaults, Configuration};
 use crate::error::{Error, Result};
 use crate::state::KeyGroupRange;
@@ -93,7 +93,7 @@ pub(crate) struct Ack {
     pub(crate) task: TaskKey,
     pub(crate) checkpoint: CheckpointId,
     /// Per operator uid, its state file (None: no state); or why writing failed.
-    pub(crate) files: Result<Vec<(String, Option<StateFileHandle>, u64)>>,
+    pub(crate) files: Result<Vec<(String, Option<StateFileHandle>, StateSize)>>,
     pub(crate) alignment: Duration,
 }
 
@@ -110,8 +110,10 @@ pub struct CheckpointStats {
     pub trigger_timestamp: i64,
     /// From trigger to completion.
     pub duration_ms: u64,
-    /// Bytes of state written.
+    /// Bytes of state the checkpoint references.
     pub state_size: u64,
+    /// Bytes this checkpoint wrote (less than `state_size` when incremental).
+    pub checkpointed_size: u64,
     /// Longest barrier alignment of any task.
     pub alignment_ms: u64,
     /// Where it is.
@@ -135,8 +137,10 @@ pub struct TaskCheckpointStats {
     pub num_subtasks: usize,
     /// Subtasks that acknowledged.
     pub num_acknowledged_subtasks: usize,
-    /// Bytes of state its subtasks wrote.
+    /// Bytes of state of its subtasks the checkpoint references.
     pub state_size: u64,
+    /// Bytes its subtasks wrote.
+    pub checkpointed_size: u64,
     /// Longest barrier alignment of its subtasks.
     pub alignment_ms: u64,
     /// When its last subtask acknowledged, ms since the epoch.
@@ -147,7 +151,7 @@ struct Pending {
     barrier: Barrier,
     dir: PathBuf,
     started: Instant,
-    acks: BTreeMap<TaskKey, Vec<(String, Option<StateFileHandle>, u64)>>,
+    acks: BTreeMap<TaskKey, Vec<(String, Option<StateFileHandle>, StateSize)>>,
     /// Per acknowledged task: alignment and acknowledgement time.
     ack_times: BTreeMap<TaskKey, (Duration, i64)>,
     alignment: Duration,
@@ -347,13 +351,28 @@ impl CheckpointCoordinator {
             self.pending = Some(p);
             return self.fail_pending(format!("writing _metadata: {}", e.report()));
         }
-        let size = p.acks.values().flatten().map(|(_, _, size)| size).sum();
-        tracing::info!(job_id = %self.job_id, checkpoint_id = p.barrier.id.0, duration_ms = p.started.elapsed().as_millis() as u64, state_size = size, "checkpoint completed");
+        let size = p.acks.values().flatten().fold(StateSize::default(), |a, (_, _, s)| StateSize {
+            full: a.full + s.full,
+            checkpointed: a.checkpointed + s.checkpointed,
+        });
+        tracing::info!(
+            job_id = %self.job_id,
+            checkpoint_id = p.barrier.id.0,
+            duration_ms = p.started.elapsed().as_millis() as u64,
+            state_size = size.full,
+            checkpointed_size = size.checkpointed,
+            "checkpoint completed"
+        );
         self.record(&p, "COMPLETED", size, None);
         self.failures = 0;
         if matches!(p.barrier.kind, SnapshotKind::Checkpoint) {
             if let Err(e) = self.storage.retain(self.config.num_retained) {
                 tracing::warn!(error = %e.report(), "could not delete old checkpoints");
+            }
+            match self.storage.collect_shared_garbage() {
+                Ok(deleted) if !deleted.is_empty() => tracing::debug!(files = deleted.len(), "deleted shared state no retained checkpoint references"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e.report(), "could not delete unreferenced shared state"),
             }
         }
         for task in self.tasks.values() {
@@ -408,7 +427,7 @@ impl CheckpointCoordinator {
         }
     }
 
-    fn record(&mut self, p: &Pending, status: &str, state_size: u64, failure: Option<String>) {
+    fn record(&mut self, p: &Pending, status: &str, size: StateSize, failure: Option<String>) {
         let tasks = self.task_stats(p);
         self.history.push(CheckpointStats {
             num_subtasks: self.tasks.len(),
@@ -420,7 +439,8 @@ impl CheckpointCoordinator {
             is_savepoint: matches!(p.barrier.kind, SnapshotKind::Savepoint { .. }),
             trigger_timestamp: p.barrier.timestamp,
             duration_ms: p.started.elapsed().as_millis() as u64,
-            state_size,
+            state_size: size.full,
+            checkpointed_size: size.checkpointed,
             alignment_ms: p.alignment.as_millis() as u64,
             external_path: p.dir.display().to_string(),
             failure,
@@ -438,7 +458,10 @@ impl CheckpointCoordinator {
                 stats.num_acknowledged_subtasks += 1;
                 stats.alignment_ms = stats.alignment_ms.max(alignment.as_millis() as u64);
                 stats.latest_ack_timestamp = stats.latest_ack_timestamp.max(*at);
-                stats.state_size += p.acks.get(key).map_or(0, |files| files.iter().map(|(_, _, size)| size).sum::<u64>());
+                for (_, _, size) in p.acks.get(key).into_iter().flatten() {
+                    stats.state_size += size.full;
+                    stats.checkpointed_size += size.checkpointed;
+                }
             }
         }
         tasks
@@ -449,7 +472,7 @@ impl CheckpointCoordinator {
     fn fail_pending(&mut self, reason: String) -> Result<()> {
         let Some(p) = self.pending.take() else { return Ok(()) };
         tracing::warn!(job_id = %self.job_id, checkpoint_id = p.barrier.id.0, reason = %reason, "checkpoint failed");
-        self.record(&p, "FAILED", 0, Some(reason.clone()));
+        self.record(&p, "FAILED", StateSize::default(), Some(reason.clone()));
         if let Some(waiter) = self.savepoint_waiters.remove(&p.barrier.id) {
             let _ = waiter.send(Err(Error::Internal(format!("savepoint {} failed: {reason}", p.barrier.id))));
         }

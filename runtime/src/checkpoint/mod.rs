@@ -14,13 +14,17 @@
 
 mod assign;
 pub(crate) mod coordinator;
+mod native;
 mod stats;
 mod storage;
 
 pub use assign::{assign_state, unmatched_operators};
+pub use native::{NativeFile, NativeRestore, NativeSnapshot, NativeStateHandle};
+pub(crate) use native::Uploads;
 pub use coordinator::{CheckpointStats, TaskCheckpointStats};
 pub use stats::{checkpoint_json, checkpoints_json};
 pub use storage::{CheckpointStorage, StateFileHandle};
+pub(crate) use storage::random_hex12;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -76,13 +80,26 @@ pub struct OperatorSnapshot {
     pub list: Vec<Vec<u8>>,
     /// Operator union state: on restore every subtask gets the entries of all subtasks.
     pub union: Vec<Vec<u8>>,
+    /// Keyed state as a native RocksDB checkpoint, uploaded asynchronously (checkpoints of
+    /// the `rocksdb` backend; savepoints are always canonical). Timers stay in `keyed`.
+    #[serde(skip)]
+    pub native: Option<NativeSnapshot>,
 }
 
 impl OperatorSnapshot {
     /// Whether there is no state at all.
     pub fn is_empty(&self) -> bool {
-        self.keyed.is_empty() && self.list.is_empty() && self.union.is_empty()
+        self.keyed.is_empty() && self.list.is_empty() && self.union.is_empty() && self.native.is_none()
     }
+}
+
+/// Sizes of one operator subtask's state in a checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StateSize {
+    /// All the state the checkpoint references.
+    pub(crate) full: u64,
+    /// What this checkpoint wrote (less than `full` for incremental RocksDB checkpoints).
+    pub(crate) checkpointed: u64,
 }
 
 /// What an operator subtask gets back on restore.
@@ -94,6 +111,8 @@ pub struct OperatorRestore {
     pub list: Vec<Vec<u8>>,
     /// All operator union state.
     pub union: Vec<Vec<u8>>,
+    /// Native RocksDB state of the old subtasks whose key groups overlap this subtask's.
+    pub native: Vec<NativeRestore>,
 }
 
 /// The stored state of one operator subtask: where its file is and what it holds.

@@ -32,7 +32,7 @@ pub fn checkpoint_json(c: &CheckpointStats) -> Value {
                 "id": c.id,
                 "status": c.status,
                 "latest_ack_timestamp": t.latest_ack_timestamp,
-                "checkpointed_size": t.state_size,
+                "checkpointed_size": t.checkpointed_size,
                 "state_size": t.state_size,
                 "end_to_end_duration": (t.latest_ack_timestamp - c.trigger_timestamp).max(0),
                 "alignment_buffered": 0,
@@ -52,7 +52,7 @@ pub fn checkpoint_json(c: &CheckpointStats) -> Value {
         "savepointFormat": if c.is_savepoint { json!("CANONICAL") } else { Value::Null },
         "trigger_timestamp": c.trigger_timestamp,
         "latest_ack_timestamp": c.latest_ack_timestamp,
-        "checkpointed_size": c.state_size,
+        "checkpointed_size": c.checkpointed_size,
         "state_size": c.state_size,
         "end_to_end_duration": c.duration_ms,
         "alignment_buffered": 0,
@@ -79,12 +79,13 @@ pub fn checkpoints_json(history: &[CheckpointStats]) -> Value {
     let completed: Vec<&CheckpointStats> = history.iter().filter(|c| c.status == "COMPLETED").collect();
     let failed = history.len() - completed.len();
     let sizes: Vec<u64> = completed.iter().map(|c| c.state_size).collect();
+    let checkpointed: Vec<u64> = completed.iter().map(|c| c.checkpointed_size).collect();
     let durations: Vec<u64> = completed.iter().map(|c| c.duration_ms).collect();
     let latest = |pred: &dyn Fn(&CheckpointStats) -> bool| history.iter().rev().find(|c| pred(c)).map_or(Value::Null, checkpoint_json);
     json!({
         "counts": { "restored": 0, "total": history.len(), "in_progress": 0, "completed": completed.len(), "failed": failed },
         "summary": {
-            "checkpointed_size": summary(&sizes),
+            "checkpointed_size": summary(&checkpointed),
             "state_size": summary(&sizes),
             "end_to_end_duration": summary(&durations),
             "alignment_buffered": summary(&[]),

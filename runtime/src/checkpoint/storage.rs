@@ -34,14 +34,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::{CheckpointId, CheckpointMetadata, OperatorSnapshot};
+use super::{CheckpointId, CheckpointMetadata, OperatorSnapshot, StateSize};
 use crate::error::{Error, Result};
 use crate::state::{stable_hash, KeyGroup, KeyGroupRange};
 
 const METADATA_FILE: &str = "_metadata";
 const METADATA_IN_PROGRESS: &str = "_metadata.inprogress";
 const METADATA_MAGIC: &[u8; 8] = b"STROMCHK";
-const METADATA_VERSION: u32 = 1;
+const METADATA_VERSION: u32 = 2;
 /// Magic, version and payload length.
 const METADATA_HEADER_LEN: usize = 20;
 
@@ -77,6 +77,8 @@ pub struct StateFileHandle {
     pub list_entries: u32,
     /// How many operator union state entries the file holds.
     pub union_entries: u32,
+    /// Keyed state as native RocksDB files (checkpoints of the `rocksdb` backend).
+    pub native: Option<super::NativeStateHandle>,
 }
 
 /// The checkpoints of one job under `state.checkpoints.dir`, and the functions that read and
@@ -204,14 +206,34 @@ impl CheckpointStorage {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_subtask_state(dir: &Path, uid: &str, subtask: u32, snapshot: &OperatorSnapshot) -> Result<Option<StateFileHandle>> {
+        Ok(Self::write_subtask_state_sized(dir, uid, subtask, snapshot)?.map(|(handle, _)| handle))
+    }
+
+    /// [`write_subtask_state`](Self::write_subtask_state), uploading native RocksDB files too,
+    /// with the sizes: all state the handle references, and what this checkpoint wrote.
+    pub(crate) fn write_subtask_state_sized(
+        dir: &Path,
+        uid: &str,
+        subtask: u32,
+        snapshot: &OperatorSnapshot,
+    ) -> Result<Option<(StateFileHandle, StateSize)>> {
         if snapshot.is_empty() {
             return Ok(None);
         }
         let list_entries = entry_count(&snapshot.list, uid)?;
         let union_entries = entry_count(&snapshot.union, uid)?;
         let file = state_file_name(uid, subtask);
+        let native = match &snapshot.native {
+            Some(native) => Some(native.upload(dir, &file.replace(".state", ".rocksdb"))?),
+            None => None,
+        };
         let WrittenState { size, crc32, key_groups } = write_synced(&dir.join(&file), |w| write_state(w, snapshot))?;
-        Ok(Some(StateFileHandle { file, size, crc32, key_groups, list_entries, union_entries }))
+        let sizes = StateSize {
+            full: size + native.as_ref().map_or(0, |n| n.full_size),
+            checkpointed: size + native.as_ref().map_or(0, |n| n.checkpointed_size),
+        };
+        let native = native.map(|n| n.handle);
+        Ok(Some((StateFileHandle { file, size, crc32, key_groups, list_entries, union_entries, native }, sizes)))
     }
 
     /// Reads a state file of the checkpoint in `dir`: the key groups in `key_groups` (all if
@@ -313,8 +335,48 @@ impl CheckpointStorage {
         let handles = metadata.operators.iter().flat_map(|op| &op.subtasks).filter_map(|s| s.file.as_ref());
         for handle in handles {
             check_state_file(&state_file_path(dir, &handle.file)?, handle)?;
+            for file in handle.native.iter().flat_map(|n| &n.files) {
+                check_native_file(dir, file)?;
+            }
         }
         Ok(metadata)
+    }
+
+    /// Deletes the files under `shared/` that no complete checkpoint of this job references
+    /// (run after [`retain`](Self::retain), when no checkpoint is in flight). Deletes nothing
+    /// when a checkpoint's `_metadata` cannot be read: better a leftover file than a lost one.
+    /// Returns the deleted files.
+    pub fn collect_shared_garbage(&self) -> Result<Vec<PathBuf>> {
+        let shared = self.job_dir.join(SHARED_DIR);
+        let entries = match fs::read_dir(&shared) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("listing", &shared, e)),
+        };
+        let mut referenced = std::collections::HashSet::new();
+        for (id, dir) in self.completed_checkpoints()? {
+            match Self::read_metadata(&dir) {
+                Ok(metadata) => {
+                    let files = metadata.operators.iter().flat_map(|op| &op.subtasks).filter_map(|s| s.file.as_ref());
+                    let native = files.flat_map(|f| f.native.iter().flat_map(|n| &n.files));
+                    referenced.extend(native.filter_map(|f| f.path.strip_prefix(super::native::SHARED_FROM_CHECKPOINT).map(str::to_string)));
+                }
+                Err(e) => {
+                    warn!(checkpoint = id.0, error = %e.report(), "not deleting unreferenced shared state: a checkpoint's _metadata is unreadable");
+                    return Ok(Vec::new());
+                }
+            }
+        }
+        let mut deleted = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("listing", &shared, e))?;
+            if !referenced.contains(entry.file_name().to_string_lossy().as_ref()) {
+                fs::remove_file(entry.path()).map_err(|e| Error::io("deleting", entry.path(), e))?;
+                deleted.push(entry.path());
+            }
+        }
+        deleted.sort();
+        Ok(deleted)
     }
 
     /// The complete checkpoints (`chk-<n>` directories with `_metadata`) of this job, oldest
@@ -472,7 +534,7 @@ fn strip_file_scheme(path: &Path) -> PathBuf {
 
 /// 12 random hex digits. `RandomState` is seeded from the operating system's randomness, which
 /// spares a dependency for the one random name we need.
-fn random_hex12() -> String {
+pub(crate) fn random_hex12() -> String {
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
@@ -654,6 +716,22 @@ fn check_layout(path: &Path, handle: &StateFileHandle) -> Result<u64> {
     Ok(end)
 }
 
+/// Checks that a native RocksDB file exists with its recorded size (its checksum is checked
+/// when it is restored: reading every SST file of a large state here would slow failover).
+fn check_native_file(dir: &Path, file: &super::NativeFile) -> Result<()> {
+    let path = dir.join(&file.path);
+    let plain = !file.path.contains('\\') && file.path.split('/').enumerate().all(|(i, part)| part != "." && (part != ".." || (i == 0 && file.is_shared())));
+    if !plain {
+        return Err(corrupt(&dir.join(METADATA_FILE), format!("RocksDB file path {:?} leaves the job's directory", file.path)));
+    }
+    match fs::metadata(&path) {
+        Ok(meta) if meta.len() == file.size => Ok(()),
+        Ok(meta) => Err(corrupt(&path, format!("RocksDB file has {} bytes but _metadata says {}", meta.len(), file.size))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(missing_state_file(&path)),
+        Err(e) => Err(Error::io("reading", &path, e)),
+    }
+}
+
 /// Streams a state file through CRC-32 and checks it and the size against the handle.
 fn check_state_file(path: &Path, handle: &StateFileHandle) -> Result<()> {
     let mut file = File::open(path).map_err(|e| match e.kind() {
@@ -826,6 +904,7 @@ mod tests {
             keyed: [(3, b"three".to_vec()), (4, Vec::new()), (9, vec![9; 1000])].into_iter().collect(),
             list: vec![b"offset 17".to_vec(), Vec::new()],
             union: vec![b"watermark 5".to_vec()],
+            native: None,
         }
     }
 
@@ -884,6 +963,7 @@ mod tests {
             key_groups: vec![(3, 12, 5), (4, 21, 0), (9, 25, 1000)],
             list_entries: 2,
             union_entries: 1,
+            native: None,
         };
         assert_eq!(handle, expected);
         assert_eq!(&bytes[..8], b"STROMSTA");
@@ -998,7 +1078,7 @@ mod tests {
     fn a_state_file_name_that_leaves_the_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let handle =
-            StateFileHandle { file: "../escape.state".into(), size: 24, crc32: 0, key_groups: vec![], list_entries: 0, union_entries: 0 };
+            StateFileHandle { file: "../escape.state".into(), size: 24, crc32: 0, key_groups: vec![], list_entries: 0, union_entries: 0, native: None };
         let e = error_of(CheckpointStorage::read_subtask_state(dir.path(), &handle, None));
         assert_eq!(
             e,
@@ -1031,7 +1111,7 @@ mod tests {
         assert_eq!(problem(b"{\"job_id\": \"x\"} and more bytes"), "not a Strom checkpoint metadata file (bad magic)");
         let mut version = good.clone();
         version[8] = 9;
-        assert_eq!(problem(&version), "unknown metadata format version 9 (this build reads version 1)");
+        assert_eq!(problem(&version), "unknown metadata format version 9 (this build reads version 2)");
         let mut flipped = good.clone();
         flipped[METADATA_HEADER_LEN + 2] ^= 1;
         assert!(problem(&flipped).starts_with("checksum mismatch: crc32 is 0x"));

@@ -18,7 +18,7 @@ use crate::checkpoint::coordinator::{
     Ack, CheckpointConfig, CheckpointCoordinator, CheckpointStats, OperatorMeta, SavepointRequest, TaskEntry,
 };
 use crate::checkpoint::{
-    assign_state, unmatched_operators, CheckpointMetadata, CheckpointStorage, OperatorRestore, SnapshotKind, StateFileHandle,
+    assign_state, unmatched_operators, CheckpointMetadata, CheckpointStorage, OperatorRestore, SnapshotKind, StateFileHandle, StateSize,
 };
 use crate::error::{Error, Result};
 use crate::exchange::{ExchangeConfig, Message, Partitioning};
@@ -64,6 +64,7 @@ pub(crate) struct LocalSettings {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) checkpoints: CheckpointConfig,
     pub(crate) restore: Option<RestoreSettings>,
+    pub(crate) state_backend: crate::state::StateBackendConfig,
 }
 
 /// The channels of one subtask: what it reads and, per outgoing job edge, what it writes.
@@ -122,7 +123,7 @@ fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(Checkpoi
     for op in &metadata.operators {
         let Some(node) = graph.uid_of_node.iter().position(|u| *u == op.uid) else { continue };
         let vertex = &graph.vertices[graph.vertex_of_node[node]];
-        let keyed = op.subtasks.iter().any(|s| s.file.as_ref().is_some_and(|f| !f.key_groups.is_empty()));
+        let keyed = op.subtasks.iter().any(|s| s.file.as_ref().is_some_and(|f| !f.key_groups.is_empty() || f.native.is_some()));
         if keyed && vertex.max_parallelism != op.max_parallelism {
             return Err(Error::Usage(format!(
                 "cannot restore operator '{}' ({}): its state has {} key groups (max parallelism) but the job's operator has {}; set pipeline.max-parallelism or the operator's max parallelism to {}",
@@ -223,6 +224,7 @@ fn run_local(
                 parallelism: v.parallelism,
                 max_parallelism: v.max_parallelism,
                 checkpointing: two_phase,
+                state_backend: settings.state_backend.clone(),
             };
             let cx = TaskCx {
                 info,
@@ -340,12 +342,12 @@ fn spawn_uploader(events: Receiver<TaskEvent>, checkpoints_dir: &std::path::Path
     Ok(Uploader { acks, handle: Some(handle) })
 }
 
-fn write_snapshots(dir: &std::path::Path, subtask: u32, operators: TaskSnapshot) -> Result<Vec<(String, Option<StateFileHandle>, u64)>> {
+fn write_snapshots(dir: &std::path::Path, subtask: u32, operators: TaskSnapshot) -> Result<Vec<(String, Option<StateFileHandle>, StateSize)>> {
     operators
         .into_iter()
         .map(|(uid, snapshot)| {
-            let file = CheckpointStorage::write_subtask_state(dir, &uid, subtask, &snapshot)?;
-            let size = file.as_ref().map_or(0, |f| f.size);
+            let written = CheckpointStorage::write_subtask_state_sized(dir, &uid, subtask, &snapshot)?;
+            let (file, size) = written.map_or((None, StateSize::default()), |(file, size)| (Some(file), size));
             Ok((uid.to_string(), file, size))
         })
         .collect()

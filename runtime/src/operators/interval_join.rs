@@ -62,7 +62,7 @@ impl<K: Key, A: Data, B: Data, O: Data, F: FnMut(&A, &B, &mut Collector<O>) + 's
     keyed_state_hooks!();
 
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        self.core.open(ctx.info);
+        self.core.open(ctx.info)?;
         Ok(())
     }
 

@@ -177,6 +177,8 @@ pub struct TaskInfo {
     /// Periodic checkpoints are on (`execution.checkpointing.interval`), or the job was
     /// restored: two-phase-commit sinks hold back their output until a checkpoint completes.
     pub checkpointing: bool,
+    /// The keyed state backend and its settings (`state.backend.*`).
+    pub state_backend: crate::state::StateBackendConfig,
 }
 
 /// What the runtime hands an operator with each call.
@@ -253,6 +255,13 @@ pub trait Operator: 'static {
         Ok(OperatorSnapshot::default())
     }
 
+    /// Snapshots the operator's state for `barrier`. The default calls
+    /// [`snapshot_state`](Self::snapshot_state); keyed operators override it so that checkpoints
+    /// of the RocksDB backend are native (and incremental) while savepoints stay canonical.
+    fn snapshot_state_for(&mut self, barrier: &crate::checkpoint::Barrier) -> Result<OperatorSnapshot> {
+        self.snapshot_state(barrier.id)
+    }
+
     /// Restores state from a checkpoint or savepoint; called before `open`.
     fn restore_state(&mut self, _state: OperatorRestore) -> Result<()> {
         Ok(())
@@ -301,6 +310,13 @@ pub trait TwoInputOperator: 'static {
     /// freeze what must be written; the runtime writes it asynchronously).
     fn snapshot_state(&mut self, _checkpoint: CheckpointId) -> Result<OperatorSnapshot> {
         Ok(OperatorSnapshot::default())
+    }
+
+    /// Snapshots the operator's state for `barrier`. The default calls
+    /// [`snapshot_state`](Self::snapshot_state); keyed operators override it so that checkpoints
+    /// of the RocksDB backend are native (and incremental) while savepoints stay canonical.
+    fn snapshot_state_for(&mut self, barrier: &crate::checkpoint::Barrier) -> Result<OperatorSnapshot> {
+        self.snapshot_state(barrier.id)
     }
 
     /// Restores state from a checkpoint or savepoint; called before `open`.
@@ -401,8 +417,17 @@ macro_rules! keyed_state_hooks {
             self.core.snapshot()
         }
 
+        fn snapshot_state_for(&mut self, barrier: &crate::checkpoint::Barrier) -> crate::Result<crate::checkpoint::OperatorSnapshot> {
+            self.core.snapshot_for(barrier)
+        }
+
         fn restore_state(&mut self, state: crate::checkpoint::OperatorRestore) -> crate::Result<()> {
             self.core.restore(state)
+        }
+
+        fn notify_checkpoint_complete(&mut self, checkpoint: crate::checkpoint::CheckpointId) -> crate::Result<()> {
+            self.core.state.notify_checkpoint_complete(checkpoint);
+            Ok(())
         }
     };
 }

@@ -101,7 +101,7 @@ impl<K: Key, I: Data, O: Data, F: KeyedProcessFunction<K, I, O>> Operator for Ke
     keyed_state_hooks!();
 
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        self.core.open(ctx.info);
+        self.core.open(ctx.info)?;
         self.f.open(ctx.info).map_err(|e| user_error(&ctx.info.task_name, e))
     }
 
@@ -150,7 +150,7 @@ impl<K: Key, T: Data, F: FnMut(T, T) -> T + 'static> Operator for RollingReduce<
     keyed_state_hooks!();
 
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        self.core.open(ctx.info);
+        self.core.open(ctx.info)?;
         Ok(())
     }
 

@@ -42,6 +42,7 @@ impl<O: Operator> OneInputHarness<O> {
             parallelism,
             max_parallelism: 128,
             checkpointing: false,
+            state_backend: crate::state::StateBackendConfig::default(),
         };
         let mut h = Self { op, out: Collector::new(), info, clock: Arc::new(manual.clone()), manual };
         let mut ctx = OperatorContext { info: &h.info, clock: &h.clock };

@@ -111,7 +111,7 @@ impl<K: Key, I1: Data, I2: Data, O: Data, F: KeyedCoProcessFunction<K, I1, I2, O
     keyed_state_hooks!();
 
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        self.core.open(ctx.info);
+        self.core.open(ctx.info)?;
         self.f.open(ctx.info).map_err(|e| user_error(&ctx.info.task_name, e))
     }
 

@@ -9,7 +9,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::heap::Table;
+use super::table::StateTable;
 use super::{KeyedStateBackend, Namespace};
 use crate::data::{Data, Key};
 
@@ -57,7 +57,7 @@ impl Slot {
         Self { name: name.into(), id: Cell::new(None) }
     }
 
-    fn table<'b, K: Key, V: Data>(&self, s: &'b mut StateAccess<'_, K>) -> &'b mut Table<K, V> {
+    fn table<'b, K: Key, V: Data>(&self, s: &'b mut StateAccess<'_, K>) -> &'b mut StateTable<K, V> {
         let id = match self.id.get() {
             Some(id) => id,
             None => {

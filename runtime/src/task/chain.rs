@@ -189,7 +189,7 @@ impl<O: Operator> Link<O::In> for OperatorLink<O> {
     }
 
     fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
-        out.push((self.uid.clone(), self.op.snapshot_state(barrier.id)?));
+        out.push((self.uid.clone(), self.op.snapshot_state_for(barrier)?));
         self.outputs.snapshot(barrier, out, cx)
     }
 
@@ -440,7 +440,7 @@ impl<O: TwoInputOperator> TaskInput for TwoInputHead<O> {
         self.outputs.open(cx)
     }
     fn snapshot(&mut self, barrier: &Barrier, out: &mut TaskSnapshot, cx: &mut TaskCx) -> Result<()> {
-        out.push((self.uid.clone(), self.op.snapshot_state(barrier.id)?));
+        out.push((self.uid.clone(), self.op.snapshot_state_for(barrier)?));
         self.outputs.snapshot(barrier, out, cx)
     }
     fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()> {

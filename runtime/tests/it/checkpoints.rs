@@ -92,8 +92,28 @@ fn expected_counts(total: u64) -> Counts {
     expected
 }
 
-fn run(source: ReplayableSource, window_parallelism: u32, checkpoints: &Path, restore: Option<&Path>) -> Result<Counts> {
-    run_with(source, window_parallelism, checkpoints, restore, &[("restart-strategy.type", "none")])
+fn run(source: ReplayableSource, window_parallelism: u32, checkpoints: &Path, restore: Option<&Path>, backend: Backend) -> Result<Counts> {
+    let mut config = vec![("restart-strategy.type", "none")];
+    config.extend(backend.config());
+    run_with(source, window_parallelism, checkpoints, restore, &config)
+}
+
+/// A state backend setting of the tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    HashMap,
+    RocksDb,
+    RocksDbIncremental,
+}
+
+impl Backend {
+    fn config(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Backend::HashMap => vec![("state.backend.type", "hashmap")],
+            Backend::RocksDb => vec![("state.backend.type", "rocksdb")],
+            Backend::RocksDbIncremental => vec![("state.backend.type", "rocksdb"), ("state.backend.incremental", "true")],
+        }
+    }
 }
 
 fn run_with(
@@ -135,17 +155,29 @@ fn latest_checkpoint(root: &Path) -> PathBuf {
 fn restore_after_failure_is_exact_also_rescaled() {
     const TOTAL: u64 = 6_000;
     let expected = expected_counts(TOTAL);
-    for (before, after) in [(2, 4), (4, 1)] {
-        let dir = tempfile::tempdir().unwrap();
-        let failing = ReplayableSource { total: TOTAL, next: 0, fail_at: Some(2_000), completed: false };
-        let err = run(failing, before, dir.path(), None).unwrap_err();
-        assert!(err.report().contains("injected failure"), "{}", err.report());
-        let checkpoint = latest_checkpoint(dir.path());
-        // Without a restore this source emits nothing and the window state is empty, so only a
-        // restore of both (position and keyed state, rescaled) yields the full counts.
-        let resumed = ReplayableSource { total: TOTAL, next: TOTAL, fail_at: None, completed: false };
-        let counts = run(resumed, after, dir.path(), Some(&checkpoint)).unwrap();
-        assert_eq!(counts, expected, "restored from {} at {before}->{after}", checkpoint.display());
+    let backends = [
+        (Backend::HashMap, Backend::HashMap),
+        (Backend::RocksDbIncremental, Backend::RocksDbIncremental),
+        (Backend::RocksDb, Backend::HashMap),
+        (Backend::HashMap, Backend::RocksDb),
+    ];
+    for (from, to) in backends {
+        for (before, after) in [(2, 4), (4, 1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let failing = ReplayableSource { total: TOTAL, next: 0, fail_at: Some(2_000), completed: false };
+            let err = run(failing, before, dir.path(), None, from).unwrap_err();
+            assert!(err.report().contains("injected failure"), "{}", err.report());
+            let checkpoint = latest_checkpoint(dir.path());
+            let metadata = strom_runtime::checkpoint::CheckpointStorage::read_metadata(&checkpoint).unwrap();
+            let counts_state = metadata.operators.iter().find(|op| op.uid == "counts").expect("window state");
+            let native = counts_state.subtasks.iter().filter_map(|s| s.file.as_ref()).any(|f| f.native.is_some());
+            assert_eq!(native, from != Backend::HashMap, "RocksDB checkpoints are native, heap ones canonical");
+            // Without a restore this source emits nothing and the window state is empty, so only a
+            // restore of both (position and keyed state, rescaled) yields the full counts.
+            let resumed = ReplayableSource { total: TOTAL, next: TOTAL, fail_at: None, completed: false };
+            let counts = run(resumed, after, dir.path(), Some(&checkpoint), to).unwrap();
+            assert_eq!(counts, expected, "restored from {} at {before}->{after}, {from:?} -> {to:?}", checkpoint.display());
+        }
     }
 }
 
@@ -155,7 +187,7 @@ fn restoring_from_an_incomplete_checkpoint_says_so() {
     let chk = dir.path().join("job").join("chk-3");
     std::fs::create_dir_all(&chk).unwrap();
     let source = ReplayableSource { total: 10, next: 0, fail_at: None, completed: false };
-    let err = run(source, 1, dir.path(), Some(&chk)).unwrap_err().report();
+    let err = run(source, 1, dir.path(), Some(&chk), Backend::HashMap).unwrap_err().report();
     assert!(err.contains("chk-3") && err.contains("incomplete"), "{err}");
 }
 
@@ -172,22 +204,23 @@ struct PanicOnce {
 fn a_panic_restarts_the_job_from_its_latest_checkpoint_exactly_once() {
     const TOTAL: u64 = 5_000;
     let expected = expected_counts(TOTAL);
-    for p in [1, 3] {
+    for (p, backend) in [(1, Backend::HashMap), (3, Backend::HashMap), (3, Backend::RocksDbIncremental)] {
         let dir = tempfile::tempdir().unwrap();
         let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let restored = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let inner = ReplayableSource { total: TOTAL, next: 0, fail_at: Some(1_500), completed: false };
         let source = PanicOnce { inner, failed: failed.clone(), restored: restored.clone() };
-        let strategy = [
+        let mut config = vec![
             ("restart-strategy.type", "fixed-delay"),
             ("restart-strategy.fixed-delay.attempts", "2"),
             ("restart-strategy.fixed-delay.delay", "10 ms"),
         ];
-        let counts = run_panicking(source, p, dir.path(), &strategy).unwrap();
+        config.extend(backend.config());
+        let counts = run_panicking(source, p, dir.path(), &config).unwrap();
         assert!(failed.load(std::sync::atomic::Ordering::SeqCst), "the failure was injected");
         let restored = restored.lock().unwrap().clone();
         assert!(restored.len() == 1 && restored[0] > 0, "restarted from a checkpoint, not from scratch: {restored:?}");
-        assert_eq!(counts, expected, "p={p}");
+        assert_eq!(counts, expected, "p={p} {backend:?}");
     }
 }
 
@@ -239,8 +272,11 @@ fn stop_with_savepoint_then_resume_at_other_parallelisms() {
     const TOTAL: u64 = 60_000;
     let expected = expected_counts(TOTAL);
     let dir = tempfile::tempdir().unwrap();
-    let build = |source: ReplayableSource, p: u32, restore: Option<&Path>| {
+    let build = |source: ReplayableSource, p: u32, restore: Option<&Path>, backend: Backend| {
         let env = StreamEnv::new();
+        for (k, v) in backend.config() {
+            env.set_config(k, v);
+        }
         env.set_config("state.checkpoints.dir", &dir.path().join("chk").display().to_string());
         env.set_config("state.savepoints.dir", &dir.path().join("sp").display().to_string());
         if let Some(path) = restore {
@@ -250,21 +286,26 @@ fn stop_with_savepoint_then_resume_at_other_parallelisms() {
         count_per_window(&env, "replayable", source, p, &out);
         (env, out)
     };
-    let (env, out) = build(ReplayableSource { total: TOTAL, next: 0, fail_at: None, completed: false }, 2, None);
-    let job = env.execute_async("savepointed").unwrap();
-    let savepoint = job.stop_with_savepoint(None).unwrap();
-    job.wait().unwrap();
-    assert!(out.values().is_empty(), "stopping without drain fires no window");
-    let name = savepoint.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with("savepoint-") && savepoint.join("_metadata").exists(), "{}", savepoint.display());
-    // Relocatable: move the savepoint before restoring from it.
-    let moved = dir.path().join("moved-savepoint");
-    std::fs::rename(&savepoint, &moved).unwrap();
-    for p in [1, 4] {
-        let (env, out) = build(ReplayableSource { total: TOTAL, next: TOTAL, fail_at: None, completed: false }, p, Some(&moved));
-        env.execute("resumed").unwrap();
-        let counts: Counts = out.values().into_iter().collect();
-        assert_eq!(counts, expected, "restored at p={p}");
+    for taken_with in [Backend::HashMap, Backend::RocksDbIncremental] {
+        let (env, out) = build(ReplayableSource { total: TOTAL, next: 0, fail_at: None, completed: false }, 2, None, taken_with);
+        let job = env.execute_async("savepointed").unwrap();
+        let savepoint = job.stop_with_savepoint(None).unwrap();
+        job.wait().unwrap();
+        assert!(out.values().is_empty(), "stopping without drain fires no window");
+        let name = savepoint.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("savepoint-") && savepoint.join("_metadata").exists(), "{}", savepoint.display());
+        // Relocatable: move the savepoint before restoring from it.
+        let moved = dir.path().join(format!("moved-savepoint-{taken_with:?}"));
+        std::fs::rename(&savepoint, &moved).unwrap();
+        for p in [1, 4] {
+            for restored_with in [Backend::HashMap, Backend::RocksDb] {
+                let source = ReplayableSource { total: TOTAL, next: TOTAL, fail_at: None, completed: false };
+                let (env, out) = build(source, p, Some(&moved), restored_with);
+                env.execute("resumed").unwrap();
+                let counts: Counts = out.values().into_iter().collect();
+                assert_eq!(counts, expected, "taken with {taken_with:?} at p=2, restored at p={p} with {restored_with:?}");
+            }
+        }
     }
 }
 

@@ -281,7 +281,7 @@ where
     crate::operators::keyed_state_hooks!();
 
     fn open(&mut self, ctx: &mut OperatorContext<'_>) -> Result<()> {
-        self.core.open(ctx.info);
+        self.core.open(ctx.info)?;
         Ok(())
     }
 
