@@ -8,13 +8,20 @@
 //!
 //! `NEXMARK_EVENTS` is the number of events per run (default 10,000,000) and
 //! `NEXMARK_QUERIES` a comma-separated list of queries (default: all).
-//! `NEXMARK_CHECKPOINT_INTERVAL` (e.g. `1s`) turns checkpointing on for the runtime runs
-//! (into a temporary directory) and adds checkpoint statistics to their lines;
-//! `NEXMARK_STATE_BACKEND` sets `state.backend.type`. Each run prints one line:
+//! `--checkpoint-interval 1s` (or `NEXMARK_CHECKPOINT_INTERVAL`) turns checkpointing on for the
+//! runtime runs (into a temporary directory) and adds checkpoint statistics to their lines;
+//! `--state-backend hashmap|rocksdb` (or `NEXMARK_STATE_BACKEND`) sets `state.backend.type`, and
+//! `--incremental` `state.backend.incremental`:
+//!
+//! ```text
+//! cargo bench -p strom-examples --bench nexmark -- --state-backend rocksdb --checkpoint-interval 1s
+//! ```
+//!
+//! Each run prints one line:
 //!
 //! ```text
 //! query=q5 mode=bare parallelism=1 events=N elapsed_ms=T events_per_sec=R
-//! query=q5 mode=runtime parallelism=1 events=N elapsed_ms=T events_per_sec=R ratio_to_bare=X.XX
+//! query=q5 mode=runtime parallelism=1 events=N elapsed_ms=T events_per_sec=R ratio_to_bare=X.XX backend=hashmap
 //! ```
 //!
 //! `ratio_to_bare` is the runtime's throughput over the bare loop's. The runtime runs
@@ -37,7 +44,7 @@ const PARALLELISMS: [u32; 2] = [1, 2];
 const WARM_UP_EVENTS: u64 = 200_000;
 
 fn main() -> ExitCode {
-    let (events, queries) = match settings() {
+    let settings = match settings() {
         Ok(settings) => settings,
         Err(message) => {
             eprintln!("error: {message}");
@@ -45,8 +52,8 @@ fn main() -> ExitCode {
         }
     };
     warm_up();
-    for query in queries {
-        if let Err(message) = bench(query, events) {
+    for &query in &settings.queries {
+        if let Err(message) = bench(query, &settings) {
             eprintln!("error: {query}: {message}");
             return ExitCode::FAILURE;
         }
@@ -65,8 +72,21 @@ fn warm_up() {
     let _ = env.execute("Nexmark warm-up");
 }
 
-/// The number of events and the queries, from the environment.
-fn settings() -> Result<(u64, Vec<Query>), String> {
+/// What to run and how.
+struct Settings {
+    events: u64,
+    queries: Vec<Query>,
+    /// `state.backend.type`.
+    backend: Option<String>,
+    /// `execution.checkpointing.interval`.
+    checkpoint_interval: Option<String>,
+    /// `state.backend.incremental`.
+    incremental: bool,
+}
+
+/// The settings, from the command line (`--state-backend`, `--checkpoint-interval`,
+/// `--incremental`; cargo adds `--bench`) and the environment.
+fn settings() -> Result<Settings, String> {
     let events = match std::env::var("NEXMARK_EVENTS") {
         Ok(v) => v.trim().replace('_', "").parse::<u64>().map_err(|e| format!("invalid NEXMARK_EVENTS '{v}': {e}"))?,
         Err(_) => DEFAULT_EVENTS,
@@ -81,11 +101,30 @@ fn settings() -> Result<(u64, Vec<Query>), String> {
             .map_err(|e| e.to_string())?,
         Err(_) => Query::ALL.to_vec(),
     };
-    Ok((events, queries))
+    let mut settings = Settings {
+        events,
+        queries,
+        backend: std::env::var("NEXMARK_STATE_BACKEND").ok(),
+        checkpoint_interval: std::env::var("NEXMARK_CHECKPOINT_INTERVAL").ok(),
+        incremental: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--state-backend" => settings.backend = Some(value("--state-backend")?),
+            "--checkpoint-interval" => settings.checkpoint_interval = Some(value("--checkpoint-interval")?),
+            "--incremental" => settings.incremental = true,
+            "--bench" => {}
+            other => return Err(format!("unknown argument '{other}' (accepted: --state-backend hashmap|rocksdb, --checkpoint-interval D, --incremental)")),
+        }
+    }
+    Ok(settings)
 }
 
 /// Runs `query` as a bare loop, then on the runtime at each parallelism, printing a line per run.
-fn bench(query: Query, events: u64) -> Result<(), String> {
+fn bench(query: Query, settings: &Settings) -> Result<(), String> {
+    let events = settings.events;
     let config = nexmark::generator_config(events);
     let started = Instant::now();
     let rows = bare::run(query, &config);
@@ -96,13 +135,14 @@ fn bench(query: Query, events: u64) -> Result<(), String> {
     for parallelism in PARALLELISMS {
         let env = StreamEnv::new();
         env.set_parallelism(parallelism);
-        let checkpoints = configure_state(&env)?;
+        let checkpoints = configure_state(&env, settings);
         nexmark::build(&env, query, &config, &Output::Discard);
         let result = env.execute(&format!("Nexmark {query}")).map_err(|e| e.report())?;
         let elapsed = result.net_runtime;
         let ratio = nexmark::events_per_sec(events, elapsed) as f64 / bare_rate.max(1) as f64;
         let stats = checkpoint_stats(&result.checkpoints);
-        println!("{} ratio_to_bare={ratio:.2}{stats}", line(query, "runtime", parallelism, events, elapsed));
+        let backend = settings.backend.as_deref().unwrap_or("hashmap");
+        println!("{} ratio_to_bare={ratio:.2} backend={backend}{stats}", line(query, "runtime", parallelism, events, elapsed));
         if let Some(dir) = checkpoints {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -110,16 +150,19 @@ fn bench(query: Query, events: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Applies `NEXMARK_STATE_BACKEND` and `NEXMARK_CHECKPOINT_INTERVAL`; returns the temporary
-/// checkpoint directory to delete afterwards.
-fn configure_state(env: &StreamEnv) -> Result<Option<std::path::PathBuf>, String> {
-    if let Ok(backend) = std::env::var("NEXMARK_STATE_BACKEND") {
-        env.set_config("state.backend.type", &backend);
+/// Applies the state backend and checkpointing settings; returns the temporary checkpoint
+/// directory to delete afterwards.
+fn configure_state(env: &StreamEnv, settings: &Settings) -> Option<std::path::PathBuf> {
+    if let Some(backend) = &settings.backend {
+        env.set_config("state.backend.type", backend);
     }
-    let Ok(interval) = std::env::var("NEXMARK_CHECKPOINT_INTERVAL") else { return Ok(None) };
+    if settings.incremental {
+        env.set_config("state.backend.incremental", "true");
+    }
+    let interval = settings.checkpoint_interval.as_ref()?;
     let dir = std::env::temp_dir().join(format!("strom-bench-{}", std::process::id()));
-    env.set_config("execution.checkpointing.interval", &interval).set_config("state.checkpoints.dir", &dir.display().to_string());
-    Ok(Some(dir))
+    env.set_config("execution.checkpointing.interval", interval).set_config("state.checkpoints.dir", &dir.display().to_string());
+    Some(dir)
 }
 
 /// ` checkpoints=N checkpoint_ms_avg=A checkpoint_ms_max=M checkpoint_bytes_max=B` for
@@ -132,7 +175,11 @@ fn checkpoint_stats(history: &[strom::checkpoint::CheckpointStats]) -> String {
     let avg = done.iter().map(|c| c.duration_ms).sum::<u64>() / done.len() as u64;
     let max = done.iter().map(|c| c.duration_ms).max().unwrap_or(0);
     let bytes = done.iter().map(|c| c.state_size).max().unwrap_or(0);
-    format!(" checkpoints={} checkpoint_ms_avg={avg} checkpoint_ms_max={max} checkpoint_bytes_max={bytes}", done.len())
+    let uploaded = done.iter().map(|c| c.checkpointed_size).sum::<u64>() / done.len() as u64;
+    format!(
+        " checkpoints={} checkpoint_ms_avg={avg} checkpoint_ms_max={max} checkpoint_bytes_max={bytes} checkpointed_bytes_avg={uploaded}",
+        done.len()
+    )
 }
 
 fn line(query: Query, mode: &str, parallelism: u32, events: u64, elapsed: Duration) -> String {

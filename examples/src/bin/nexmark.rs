@@ -17,7 +17,7 @@ use strom::connectors::nexmark::GeneratorConfig;
 use strom::RunMode;
 use strom_examples::nexmark::{self, Output, Query};
 
-const USAGE: &str = "--query qN --events N [--output DIR]";
+const USAGE: &str = "--query qN --events N [--output DIR] [--state-backend hashmap|rocksdb]";
 
 fn main() {
     strom::main(USAGE, |env| {
@@ -25,6 +25,10 @@ fn main() {
         let query: Query = args.required("query")?;
         let events: u64 = args.required("events")?;
         let output = args.get::<PathBuf>("output")?.map_or(Output::Discard, Output::Files);
+        // The same as `-D state.backend.type=...`.
+        if let Some(backend) = args.get::<String>("state-backend")? {
+            env.set_config("state.backend.type", &backend);
+        }
         let config: GeneratorConfig = nexmark::generator_config(events);
         nexmark::build(env, query, &config, &output);
         let result = env.execute(&format!("Nexmark {query}"))?;

@@ -171,8 +171,12 @@ impl NativeRestore {
     /// and opens it as the subtask's instance.
     pub(crate) fn open_copy(&self, local_dir: &Path, name: &str) -> Result<RocksStore> {
         let target = local_dir.join(format!("{name}-{}", super::random_hex12()));
-        self.copy_files(&target)?;
-        RocksStore::open(target, self.handle.states.clone())
+        crate::state::rocks::remove_stale_instances(local_dir);
+        let opened = self.copy_files(&target).and_then(|()| RocksStore::open(target.clone(), self.handle.states.clone()));
+        if opened.is_err() {
+            let _ = fs::remove_dir_all(&target);
+        }
+        opened
     }
 
     /// Calls `f` for every entry of the key groups in `range` (those the old subtask had).

@@ -39,7 +39,7 @@ impl<T, K: Key> KeyedCore<T, K> {
     pub(crate) fn open(&mut self, info: &TaskInfo) -> Result<()> {
         self.max_parallelism = info.max_parallelism;
         let key_groups = KeyGroupRange::for_subtask(info.max_parallelism, info.parallelism, info.subtask);
-        let name = format!("strom-rocksdb-{}-{}", std::process::id(), info.subtask);
+        let name = format!("{}{}-{}", crate::state::rocks::INSTANCE_PREFIX, std::process::id(), info.subtask);
         self.state.open(&info.state_backend, info.max_parallelism, key_groups, &name)
     }
 

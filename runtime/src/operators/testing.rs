@@ -6,7 +6,34 @@ use std::sync::Arc;
 use super::{Collector, Operator, OperatorContext, OutputTag, TaskInfo};
 use crate::checkpoint::{CheckpointId, OperatorRestore, OperatorSnapshot};
 use crate::data::{Data, Record, Timestamp};
+use crate::state::StateBackendConfig;
 use crate::time::{Clock, ManualClock};
+
+thread_local! {
+    /// The state backend of harnesses created on this thread (see [`with_state_backend`]).
+    static BACKEND: std::cell::RefCell<StateBackendConfig> = std::cell::RefCell::new(StateBackendConfig::default());
+}
+
+/// Runs `f` with every harness it creates using `backend`, so that the same test cases run on
+/// the heap and on RocksDB.
+///
+/// ```text
+/// let rocks = StateBackendConfig { kind: StateBackendKind::RocksDb, incremental: false, local_dir: dir.path().into() };
+/// with_state_backend(rocks, || every_window_case());
+/// ```
+pub fn with_state_backend<R>(backend: StateBackendConfig, f: impl FnOnce() -> R) -> R {
+    let previous = BACKEND.with(|b| b.replace(backend));
+    struct Restore(Option<StateBackendConfig>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0.take() {
+                BACKEND.with(|b| b.replace(previous));
+            }
+        }
+    }
+    let _restore = Restore(Some(previous));
+    f()
+}
 
 /// Feeds records, watermarks and processing time into an operator and collects its output.
 #[allow(missing_debug_implementations)]
@@ -42,7 +69,7 @@ impl<O: Operator> OneInputHarness<O> {
             parallelism,
             max_parallelism: 128,
             checkpointing: false,
-            state_backend: crate::state::StateBackendConfig::default(),
+            state_backend: BACKEND.with(|b| b.borrow().clone()),
         };
         let mut h = Self { op, out: Collector::new(), info, clock: Arc::new(manual.clone()), manual };
         let mut ctx = OperatorContext { info: &h.info, clock: &h.clock };

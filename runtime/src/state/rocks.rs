@@ -72,6 +72,7 @@ impl RocksStore {
     pub(crate) fn create(local_dir: &Path, name: &str) -> Result<Self> {
         let path = local_dir.join(format!("{name}-{}", crate::checkpoint::random_hex12()));
         std::fs::create_dir_all(local_dir).map_err(|e| Error::io("creating the RocksDB working directory", local_dir, e))?;
+        remove_stale_instances(local_dir);
         Self::open(path, Vec::new())
     }
 
@@ -174,6 +175,29 @@ impl RocksStore {
             Ok(())
         })?;
         Ok(count)
+    }
+}
+
+/// Prefix of the working directories of RocksDB instances; the process id follows.
+pub(crate) const INSTANCE_PREFIX: &str = "strom-rocksdb-";
+
+/// Deletes working directories (and local checkpoints) that processes which no longer run
+/// left under `local_dir`, as a TaskManager cleans its local directories after a crash: a
+/// process killed with `kill -9` cannot clean up after itself. Linux only (`/proc`).
+pub(crate) fn remove_stale_instances(local_dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(local_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(INSTANCE_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::info!(path = %entry.path().display(), pid, "deleting the RocksDB working directory of a process that no longer runs");
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -40,9 +40,10 @@ fn interval_join_matches_brute_force() {
     }
     expected.sort();
     assert!(expected.len() > 100, "the test data joins");
-    for p in PARALLELISMS {
+    for (p, backend) in PARALLELISMS.into_iter().flat_map(|p| [(p, "hashmap"), (p, "rocksdb")]) {
         let env = StreamEnv::new();
         env.set_parallelism(p);
+        env.set_config("state.backend.type", backend);
         let out = CollectSink::new();
         timed(&env, &left)
             .key_by(|e: &(u64, i64)| e.0)
@@ -54,7 +55,7 @@ fn interval_join_matches_brute_force() {
             })
             .sink(out.clone());
         env.execute("interval join").unwrap();
-        assert_eq!(out.sorted(), expected, "p={p}");
+        assert_eq!(out.sorted(), expected, "p={p} {backend}");
     }
 }
 
@@ -72,9 +73,10 @@ fn window_join_matches_brute_force() {
     }
     expected.sort();
     assert!(expected.len() > 100, "the test data joins");
-    for p in PARALLELISMS {
+    for (p, backend) in PARALLELISMS.into_iter().flat_map(|p| [(p, "hashmap"), (p, "rocksdb")]) {
         let env = StreamEnv::new();
         env.set_parallelism(p);
+        env.set_config("state.backend.type", backend);
         let out = CollectSink::new();
         timed(&env, &left)
             .join(&timed(&env, &right))
@@ -84,6 +86,6 @@ fn window_join_matches_brute_force() {
             .apply(|a: &(u64, i64), b: &(u64, i64)| format!("{}:{}-{}", a.0, a.1, b.1))
             .sink(out.clone());
         env.execute("window join").unwrap();
-        assert_eq!(out.sorted(), expected, "p={p}");
+        assert_eq!(out.sorted(), expected, "p={p} {backend}");
     }
 }

@@ -216,3 +216,27 @@ fn snapshot_and_restore_continue_exactly_also_rescaled() {
         assert_eq!(got, want, "{assigner:?}");
     }
 }
+
+/// Every case above again with the state in RocksDB: window contents, merged session state
+/// and in-place updates go through its read-modify-write path.
+#[test]
+fn every_case_also_on_rocksdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let rocks = crate::state::StateBackendConfig { kind: crate::state::StateBackendKind::RocksDb, incremental: false, local_dir: dir.path().into() };
+    crate::operators::testing::with_state_backend(rocks, || {
+        tumbling_fires_at_window_end_and_drops_late_elements();
+        allowed_lateness_refires_with_updated_contents_then_cleans_up();
+        sliding_windows_count_each_element_in_every_window();
+        sessions_merge_when_they_touch_and_a_bridge_joins_them();
+        session_bridge_merges_three_windows_into_one();
+        late_session_is_dropped_and_counted();
+        processing_time_tumbling_fires_on_the_clock();
+        count_trigger_fires_every_n_elements();
+        delta_trigger_with_time_evictor();
+        snapshot_and_restore_continue_exactly_also_rescaled();
+        let open = counting(WindowAssigner::tumbling_event_time(ms(10)), 0, None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the open harness's state is in a RocksDB instance");
+        drop(open);
+    });
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "RocksDB working directories are deleted on close");
+}
