@@ -116,7 +116,11 @@ fn settings() -> Result<Settings, String> {
             "--checkpoint-interval" => settings.checkpoint_interval = Some(value("--checkpoint-interval")?),
             "--incremental" => settings.incremental = true,
             "--bench" => {}
-            other => return Err(format!("unknown argument '{other}' (accepted: --state-backend hashmap|rocksdb, --checkpoint-interval D, --incremental)")),
+            other => {
+                return Err(format!(
+                    "unknown argument '{other}' (accepted: --state-backend hashmap|rocksdb, --checkpoint-interval D, --incremental)"
+                ))
+            }
         }
     }
     Ok(settings)

@@ -177,7 +177,8 @@ fn run() -> std::result::Result<(), String> {
     let _ = std::fs::remove_dir_all(&work);
     let result = result.map_err(|e| e.report())?;
     let progress = progress.lock().expect("progress lock");
-    let first_in = |phase: Phase| progress.phase_at.iter().find(|(id, at)| *at == phase && progress.completed.contains(id)).map(|(id, _)| *id);
+    let first_in =
+        |phase: Phase| progress.phase_at.iter().find(|(id, at)| *at == phase && progress.completed.contains(id)).map(|(id, _)| *id);
     let (loaded, changed) = (first_in(Phase::Loaded), first_in(Phase::Changed));
     for c in result.checkpoints.iter().filter(|c| c.status == "COMPLETED") {
         let phase = match Some(c.id) {

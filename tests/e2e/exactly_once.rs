@@ -129,7 +129,12 @@ fn wordcount_is_exactly_once_across_kill_9() {
 fn backend_args(backend: &str, run: &Path) -> Vec<String> {
     let mut args = vec!["-D".to_string(), format!("state.backend.type={backend}")];
     if backend == "rocksdb" {
-        args.extend(["-D".into(), "state.backend.incremental=true".into(), "-D".into(), format!("io.tmp.dirs={}", run.join("tmp").display())]);
+        args.extend([
+            "-D".into(),
+            "state.backend.incremental=true".into(),
+            "-D".into(),
+            format!("io.tmp.dirs={}", run.join("tmp").display()),
+        ]);
     }
     args
 }

@@ -261,8 +261,18 @@ mod tests {
         op.parallelism = 3;
         let restored = restore_all(&op, dir.path(), 2);
         let expected = [
-            OperatorRestore { keyed: [(1, b"one".to_vec())].into_iter().collect(), list: entries(&["l0"]), union: entries(&["u0"]), native: vec![] },
-            OperatorRestore { keyed: [(9, b"nine".to_vec())].into_iter().collect(), list: entries(&["l1"]), union: entries(&["u0"]), native: vec![] },
+            OperatorRestore {
+                keyed: [(1, b"one".to_vec())].into_iter().collect(),
+                list: entries(&["l0"]),
+                union: entries(&["u0"]),
+                native: vec![],
+            },
+            OperatorRestore {
+                keyed: [(9, b"nine".to_vec())].into_iter().collect(),
+                list: entries(&["l1"]),
+                union: entries(&["u0"]),
+                native: vec![],
+            },
         ];
         assert_eq!(restored, expected);
     }

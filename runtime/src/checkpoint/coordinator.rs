@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::{Barrier, CheckpointId, CheckpointMetadata, CheckpointStorage, OperatorState, SnapshotKind, StateFileHandle, StateSize, SubtaskState};
+use super::{
+    Barrier, CheckpointId, CheckpointMetadata, CheckpointStorage, OperatorState, SnapshotKind, StateFileHandle, StateSize, SubtaskState,
+};
 use crate::config::{self as keys, defaults, Configuration};
 use crate::error::{Error, Result};
 use crate::state::KeyGroupRange;
@@ -351,10 +353,11 @@ impl CheckpointCoordinator {
             self.pending = Some(p);
             return self.fail_pending(format!("writing _metadata: {}", e.report()));
         }
-        let size = p.acks.values().flatten().fold(StateSize::default(), |a, (_, _, s)| StateSize {
-            full: a.full + s.full,
-            checkpointed: a.checkpointed + s.checkpointed,
-        });
+        let size = p
+            .acks
+            .values()
+            .flatten()
+            .fold(StateSize::default(), |a, (_, _, s)| StateSize { full: a.full + s.full, checkpointed: a.checkpointed + s.checkpointed });
         tracing::info!(
             job_id = %self.job_id,
             checkpoint_id = p.barrier.id.0,
@@ -370,7 +373,9 @@ impl CheckpointCoordinator {
                 tracing::warn!(error = %e.report(), "could not delete old checkpoints");
             }
             match self.storage.collect_shared_garbage() {
-                Ok(deleted) if !deleted.is_empty() => tracing::debug!(files = deleted.len(), "deleted shared state no retained checkpoint references"),
+                Ok(deleted) if !deleted.is_empty() => {
+                    tracing::debug!(files = deleted.len(), "deleted shared state no retained checkpoint references")
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e.report(), "could not delete unreferenced shared state"),
             }

@@ -19,12 +19,12 @@ mod stats;
 mod storage;
 
 pub use assign::{assign_state, unmatched_operators};
-pub use native::{NativeFile, NativeRestore, NativeSnapshot, NativeStateHandle};
-pub(crate) use native::Uploads;
 pub use coordinator::{CheckpointStats, TaskCheckpointStats};
+pub(crate) use native::Uploads;
+pub use native::{NativeFile, NativeRestore, NativeSnapshot, NativeStateHandle};
 pub use stats::{checkpoint_json, checkpoints_json};
-pub use storage::{CheckpointStorage, StateFileHandle};
 pub(crate) use storage::random_hex12;
+pub use storage::{CheckpointStorage, StateFileHandle};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -186,7 +186,8 @@ impl NativeRestore {
             return Ok(());
         }
         let target = std::env::temp_dir().join(format!("strom-restore-{}", super::random_hex12()));
-        let result = self.copy_files(&target).and_then(|()| scan_checkpoint_files(&target, &self.handle.states, KeyGroupRange { start, end }, f));
+        let result =
+            self.copy_files(&target).and_then(|()| scan_checkpoint_files(&target, &self.handle.states, KeyGroupRange { start, end }, f));
         let _ = fs::remove_dir_all(&target);
         result
     }

@@ -359,7 +359,8 @@ impl CheckpointStorage {
                 Ok(metadata) => {
                     let files = metadata.operators.iter().flat_map(|op| &op.subtasks).filter_map(|s| s.file.as_ref());
                     let native = files.flat_map(|f| f.native.iter().flat_map(|n| &n.files));
-                    referenced.extend(native.filter_map(|f| f.path.strip_prefix(super::native::SHARED_FROM_CHECKPOINT).map(str::to_string)));
+                    referenced
+                        .extend(native.filter_map(|f| f.path.strip_prefix(super::native::SHARED_FROM_CHECKPOINT).map(str::to_string)));
                 }
                 Err(e) => {
                     warn!(checkpoint = id.0, error = %e.report(), "not deleting unreferenced shared state: a checkpoint's _metadata is unreadable");
@@ -720,7 +721,8 @@ fn check_layout(path: &Path, handle: &StateFileHandle) -> Result<u64> {
 /// when it is restored: reading every SST file of a large state here would slow failover).
 fn check_native_file(dir: &Path, file: &super::NativeFile) -> Result<()> {
     let path = dir.join(&file.path);
-    let plain = !file.path.contains('\\') && file.path.split('/').enumerate().all(|(i, part)| part != "." && (part != ".." || (i == 0 && file.is_shared())));
+    let plain = !file.path.contains('\\')
+        && file.path.split('/').enumerate().all(|(i, part)| part != "." && (part != ".." || (i == 0 && file.is_shared())));
     if !plain {
         return Err(corrupt(&dir.join(METADATA_FILE), format!("RocksDB file path {:?} leaves the job's directory", file.path)));
     }
@@ -1077,8 +1079,15 @@ mod tests {
     #[test]
     fn a_state_file_name_that_leaves_the_directory_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let handle =
-            StateFileHandle { file: "../escape.state".into(), size: 24, crc32: 0, key_groups: vec![], list_entries: 0, union_entries: 0, native: None };
+        let handle = StateFileHandle {
+            file: "../escape.state".into(),
+            size: 24,
+            crc32: 0,
+            key_groups: vec![],
+            list_entries: 0,
+            union_entries: 0,
+            native: None,
+        };
         let e = error_of(CheckpointStorage::read_subtask_state(dir.path(), &handle, None));
         assert_eq!(
             e,

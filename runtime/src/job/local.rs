@@ -342,7 +342,11 @@ fn spawn_uploader(events: Receiver<TaskEvent>, checkpoints_dir: &std::path::Path
     Ok(Uploader { acks, handle: Some(handle) })
 }
 
-fn write_snapshots(dir: &std::path::Path, subtask: u32, operators: TaskSnapshot) -> Result<Vec<(String, Option<StateFileHandle>, StateSize)>> {
+fn write_snapshots(
+    dir: &std::path::Path,
+    subtask: u32,
+    operators: TaskSnapshot,
+) -> Result<Vec<(String, Option<StateFileHandle>, StateSize)>> {
     operators
         .into_iter()
         .map(|(uid, snapshot)| {

@@ -191,7 +191,7 @@ impl<K: Key> KeyedStateBackend<K> {
     /// let count = ValueState::<u64>::new("count");
     /// count.update(&mut backend.access(&7), 3);
     /// assert_eq!(count.get(&mut backend.access(&7)), Some(3));
-    /// # Ok::<(), strom_runtime::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn open(&mut self, config: &StateBackendConfig, max_parallelism: u32, key_groups: KeyGroupRange, name: &str) -> Result<()> {
         self.max_parallelism = max_parallelism;

@@ -15,10 +15,10 @@ mod handles;
 mod heap;
 mod key_group;
 pub(crate) mod rocks;
-pub(crate) mod snapshot;
-mod table;
 #[cfg(test)]
 mod rocks_tests;
+pub(crate) mod snapshot;
+mod table;
 
 pub use handles::{KeyedStateContext, ListState, MapState, ReducingState, StateAccess, ValueState};
 pub use heap::KeyedStateBackend;

@@ -135,7 +135,11 @@ impl RocksStore {
     }
 
     /// Every entry in key-group order, decoded into its parts: `f(kg, state id, key, ns, value)`.
-    pub(crate) fn scan(&self, range: Option<KeyGroupRange>, mut f: impl FnMut(u32, u16, &[u8], Namespace, &[u8]) -> Result<()>) -> Result<()> {
+    pub(crate) fn scan(
+        &self,
+        range: Option<KeyGroupRange>,
+        mut f: impl FnMut(u32, u16, &[u8], Namespace, &[u8]) -> Result<()>,
+    ) -> Result<()> {
         let start = range.map_or(0, |r| r.start as u16).to_be_bytes();
         let iter = self.db.iterator(IteratorMode::From(&start, Direction::Forward));
         for item in iter {
@@ -191,7 +195,8 @@ pub(crate) fn remove_stale_instances(local_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(local_dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name.strip_prefix(INSTANCE_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = name.strip_prefix(INSTANCE_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         if !Path::new(&format!("/proc/{pid}")).exists() {
@@ -212,7 +217,8 @@ pub(crate) fn scan_checkpoint_files(
     let db = DB::open_for_read_only(&db_options(), dir, false).map_err(|e| rocks_error("open (read-only)", dir, e))?;
     let store = RocksStore { db, path: dir.to_path_buf(), write: WriteOptions::default(), names: Mutex::new(names.to_vec()), owned: false };
     store.scan(Some(range), |kg, id, key, ns, value| {
-        let name = names.get(id as usize).ok_or_else(|| Error::State(format!("RocksDB state in {} has unknown state id {id}", dir.display())))?;
+        let name =
+            names.get(id as usize).ok_or_else(|| Error::State(format!("RocksDB state in {} has unknown state id {id}", dir.display())))?;
         f(kg, name, RawEntry { key: key.to_vec(), ns, value: value.to_vec() })
     })
 }

@@ -44,7 +44,12 @@ struct Handles {
 
 impl Handles {
     fn new() -> Self {
-        Self { value: ValueState::new("value"), list: ListState::new("list"), map: MapState::new("map"), max: ReducingState::new("max", u64::max) }
+        Self {
+            value: ValueState::new("value"),
+            list: ListState::new("list"),
+            map: MapState::new("map"),
+            max: ReducingState::new("max", u64::max),
+        }
     }
 
     /// Everything the handles read for `key` in `ns`.
@@ -178,7 +183,8 @@ fn checkpoint(root: &Path, backend: &mut KeyedStateBackend<u32>, id: u64) -> (St
     let (handle, size) = CheckpointStorage::write_subtask_state_sized(&dir, "op", 0, &snapshot).unwrap().unwrap();
     let subtasks = vec![SubtaskState { subtask: 0, key_groups: (ALL.start, ALL.end), file: Some(handle.clone()) }];
     let op = OperatorState { uid: "op".into(), name: "op".into(), parallelism: 1, max_parallelism: MAX_PARALLELISM, subtasks };
-    let metadata = CheckpointMetadata { job_id: "job".into(), checkpoint_id: CheckpointId(id), timestamp: 0, savepoint: false, operators: vec![op] };
+    let metadata =
+        CheckpointMetadata { job_id: "job".into(), checkpoint_id: CheckpointId(id), timestamp: 0, savepoint: false, operators: vec![op] };
     CheckpointStorage::write_metadata(&dir, &metadata).unwrap();
     backend.notify_checkpoint_complete(CheckpointId(id));
     (handle, size)
@@ -210,7 +216,8 @@ fn a_native_checkpoint_restores_whole_rescaled_and_into_the_heap() {
     heap_half.restore_native(vec![restore_of(root.path(), 1, &handle)]);
     heap_half.open(&StateBackendConfig::default(), MAX_PARALLELISM, halves[1], "heap").unwrap();
     let owned = |range: KeyGroupRange| (0..2_000u32).filter(move |k| range.contains(KeyGroup::of(k, MAX_PARALLELISM)));
-    let in_range = |range| expected.iter().filter(|(k, _)| owned(range).any(|o| o == **k)).map(|(k, v)| (*k, v.clone())).collect::<BTreeMap<_, _>>();
+    let in_range =
+        |range| expected.iter().filter(|(k, _)| owned(range).any(|o| o == **k)).map(|(k, v)| (*k, v.clone())).collect::<BTreeMap<_, _>>();
     assert_eq!(read_all(&mut rocks_half, owned(halves[0])), in_range(halves[0]));
     assert_eq!(read_all(&mut heap_half, owned(halves[1])), in_range(halves[1]));
     // Key groups of the other half are not restored.

@@ -222,7 +222,11 @@ fn snapshot_and_restore_continue_exactly_also_rescaled() {
 #[test]
 fn every_case_also_on_rocksdb() {
     let dir = tempfile::tempdir().unwrap();
-    let rocks = crate::state::StateBackendConfig { kind: crate::state::StateBackendKind::RocksDb, incremental: false, local_dir: dir.path().into() };
+    let rocks = crate::state::StateBackendConfig {
+        kind: crate::state::StateBackendKind::RocksDb,
+        incremental: false,
+        local_dir: dir.path().into(),
+    };
     crate::operators::testing::with_state_backend(rocks, || {
         tumbling_fires_at_window_end_and_drops_late_elements();
         allowed_lateness_refires_with_updated_contents_then_cleans_up();
