@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::snapshot::{decode, Blocks, KeyGroupBlock};
+use super::snapshot::{decode, Blocks};
 use super::*;
 use crate::checkpoint::{
     CheckpointId, CheckpointMetadata, CheckpointStorage, NativeRestore, OperatorSnapshot, OperatorState, StateFileHandle, SubtaskState,
@@ -297,17 +297,4 @@ fn a_corrupt_or_missing_rocksdb_file_is_reported_not_used() {
     std::fs::remove_file(&path).unwrap();
     let e = CheckpointStorage::validate(&chk).unwrap_err().to_string();
     assert!(e.contains(&sst.name) && e.contains("missing"), "{e}");
-}
-
-/// The timers and values of a keyed block decode (sanity of the canonical form's use here).
-#[test]
-fn canonical_blocks_of_rocksdb_decode_as_key_group_blocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut rocks = open(&rocks_config(dir.path(), false), ALL, vec![]);
-    fill(&mut rocks, 0..10, 0);
-    for (kg, block) in canonical(&mut rocks) {
-        let bytes = super::snapshot::encode(&block).unwrap();
-        let back: KeyGroupBlock = decode(&bytes, "block").unwrap();
-        assert_eq!(back, block, "key group {kg}");
-    }
 }
