@@ -1,7 +1,7 @@
 //! Records and timestamps: what flows between operators.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Event time or processing time in milliseconds since the epoch.
 pub type Timestamp = i64;
@@ -28,7 +28,7 @@ pub trait Key: Data + std::hash::Hash + Eq {}
 impl<T: Data + std::hash::Hash + Eq> Key for T {}
 
 /// A record with its event timestamp (`MIN_TIMESTAMP` when it has none).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record<T> {
     /// Event timestamp in milliseconds.
     pub ts: Timestamp,

@@ -80,6 +80,10 @@ pub enum Error {
     /// An invariant of the runtime was broken: a bug.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A cluster process could not be reached or broke the protocol (a lost connection, a
+    /// peer of another version, a malformed message).
+    #[error("cluster communication: {0}")]
+    Rpc(String),
 }
 
 /// `Result` with the runtime's error type.
@@ -90,14 +94,14 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::Config { .. } | Error::Usage(_) | Error::Graph(_) | Error::TaskFailed { .. } | Error::InvalidData { .. } => Fault::User,
-            Error::Io { .. } | Error::CorruptCheckpoint { .. } | Error::State(_) => Fault::External,
+            Error::Io { .. } | Error::CorruptCheckpoint { .. } | Error::State(_) | Error::Rpc(_) => Fault::External,
             Error::Serialization(_) | Error::Internal(_) | Error::Canceled => Fault::Internal,
         }
     }
 
     /// Whether retrying the same operation can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::TaskFailed { .. } | Error::State(_))
+        matches!(self, Error::Io { .. } | Error::TaskFailed { .. } | Error::State(_) | Error::Rpc(_))
     }
 
     /// The error with its causes, for people: "reading in.txt: No such file or directory".

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod checkpoint;
+pub mod cluster;
 mod config;
 mod data;
 mod error;

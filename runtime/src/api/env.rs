@@ -33,6 +33,9 @@ pub enum RunMode {
     Local,
     /// Print the job graph as JSON instead of running.
     Plan,
+    /// Run the subtasks a JobMaster deploys to this process (started by a TaskManager, which
+    /// sets [`WORKER_ENV`](crate::cluster::WORKER_ENV)).
+    Worker,
 }
 
 pub(crate) struct EnvInner {
@@ -145,7 +148,7 @@ impl StreamEnv {
         });
         let node = StreamNode {
             name: format!("Source: {name}"),
-            kind_name: "Source",
+            kind_name: crate::job::graph::SOURCE_KIND,
             uid: None,
             parallelism: None,
             max_parallelism: None,
@@ -199,14 +202,31 @@ impl StreamEnv {
                 checkpoints: Vec::new(),
             });
         }
+        if self.mode() == RunMode::Worker {
+            self.run_as_worker(job_name)?;
+        }
         self.execute_async(job_name)?.wait()
+    }
+
+    /// Worker mode: runs the deployed subtasks, then ends the process (the job's `main` goes on
+    /// only in the process that submitted it).
+    fn run_as_worker(&self, job_name: &str) -> Result<()> {
+        let spec = crate::cluster::WorkerSpec::from_env()
+            .unwrap_or_else(|| Err(Error::Usage(format!("worker mode needs {}", crate::cluster::WORKER_ENV))))?;
+        self.inner.borrow().args.check_all_used()?;
+        let graph = self.job_graph(job_name)?;
+        let inner = self.inner.borrow();
+        let settings = local_settings(&inner.config, inner.clock.clone())?;
+        let nodes = inner.nodes.clone();
+        drop(inner);
+        std::process::exit(crate::cluster::worker::run_worker(graph, nodes, settings, &spec))
     }
 
     /// Starts the job and returns at once with a handle to take savepoints, stop it, or wait
     /// for it. `plan` mode runs nothing: use [`execute`](Self::execute), which prints the plan.
     pub fn execute_async(&self, job_name: &str) -> Result<JobClient> {
-        if self.mode() == RunMode::Plan {
-            return Err(Error::Usage("plan mode prints the job graph and runs nothing; call execute".into()));
+        if self.mode() != RunMode::Local {
+            return Err(Error::Usage("plan and worker modes run through execute, not execute_async".into()));
         }
         self.inner.borrow().args.check_all_used()?;
         let graph = self.job_graph(job_name)?;

@@ -17,7 +17,7 @@ use super::{
 use crate::config::{self as keys, defaults, Configuration};
 use crate::error::{Error, Result};
 use crate::state::KeyGroupRange;
-use crate::task::{Control, TaskKey};
+use crate::task::{Control, ControlSender, TaskKey};
 use crate::time::Clock;
 
 /// Flink's switch for unaligned checkpoints (not supported yet).
@@ -83,7 +83,7 @@ pub(crate) struct OperatorMeta {
 /// A task as the coordinator sees it.
 #[derive(Debug)]
 pub(crate) struct TaskEntry {
-    pub(crate) control: Sender<Control>,
+    pub(crate) control: ControlSender,
     pub(crate) is_source: bool,
     pub(crate) finished: bool,
     pub(crate) operators: Vec<OperatorMeta>,

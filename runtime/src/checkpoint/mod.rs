@@ -94,7 +94,7 @@ impl OperatorSnapshot {
 }
 
 /// Sizes of one operator subtask's state in a checkpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StateSize {
     /// All the state the checkpoint references.
     pub(crate) full: u64,

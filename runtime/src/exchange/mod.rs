@@ -14,6 +14,8 @@ pub(crate) use writer::ChannelWriter;
 
 use std::any::Any;
 
+use crossbeam_channel::{SendError, Sender, TrySendError};
+
 use crate::checkpoint::Barrier;
 use crate::data::Timestamp;
 
@@ -40,6 +42,42 @@ impl std::fmt::Debug for Message {
             Message::Idle(i) => write!(f, "Idle({i})"),
             Message::Barrier(b) => write!(f, "Barrier({})", b.id),
             Message::End(drain) => write!(f, "End(drain={drain})"),
+        }
+    }
+}
+
+/// A batch as bytes: what arrives from a producer in another process. The consumer's input
+/// head decodes it with the channel's record type (`Vec<Record<T>>` in bincode).
+#[derive(Debug)]
+pub(crate) struct EncodedBatch(pub(crate) Vec<u8>);
+
+/// Where a producer's channel leads: a bounded queue to a task in this process, or a logical
+/// channel of a TCP connection to another worker process (credit-based flow control).
+#[derive(Debug, Clone)]
+pub(crate) enum Outlet {
+    /// A bounded queue to a task of this process.
+    Local(Sender<Message>),
+    /// A channel to a task in another process.
+    Remote(crate::cluster::RemoteOutlet),
+}
+
+impl Outlet {
+    /// Whether batches must be encoded before `send` (the consumer is in another process).
+    pub(crate) fn is_remote(&self) -> bool {
+        matches!(self, Outlet::Remote(_))
+    }
+
+    pub(crate) fn try_send(&self, msg: Message) -> Result<(), TrySendError<Message>> {
+        match self {
+            Outlet::Local(tx) => tx.try_send(msg),
+            Outlet::Remote(r) => r.try_send(msg),
+        }
+    }
+
+    pub(crate) fn send(&self, msg: Message) -> Result<(), SendError<Message>> {
+        match self {
+            Outlet::Local(tx) => tx.send(msg),
+            Outlet::Remote(r) => r.send(msg),
         }
     }
 }

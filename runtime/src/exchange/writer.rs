@@ -4,9 +4,9 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 
-use super::{ExchangeConfig, Message, Partitioning};
+use super::{EncodedBatch, ExchangeConfig, Message, Outlet, Partitioning};
 use crate::checkpoint::{Barrier, CheckpointId};
 use crate::data::{Data, Record, Timestamp};
 use crate::error::{Error, Result};
@@ -22,7 +22,7 @@ enum Router<T> {
 
 /// Partitions records over the channels to the subtasks of one consumer.
 pub(crate) struct ChannelWriter<T> {
-    channels: Vec<Sender<Message>>,
+    channels: Vec<Outlet>,
     buffers: Vec<Vec<Record<T>>>,
     router: Router<T>,
     batch_records: usize,
@@ -34,7 +34,7 @@ impl<T: Data> ChannelWriter<T> {
         partitioning: Partitioning,
         hash: Option<&Arc<dyn Any + Send + Sync>>,
         max_parallelism: u32,
-        channels: Vec<Sender<Message>>,
+        channels: Vec<Outlet>,
         config: &ExchangeConfig,
     ) -> Result<Self> {
         let router = match partitioning {
@@ -67,7 +67,13 @@ impl<T: Data> ChannelWriter<T> {
     fn send_buffer(&mut self, channel: usize, cx: &mut TaskCx) -> Result<()> {
         let full = std::mem::replace(&mut self.buffers[channel], Vec::with_capacity(self.batch_records));
         cx.metrics.records_out += full.len() as u64;
-        self.send(channel, Message::Batch(Box::new(full)), cx)
+        let batch: Box<dyn Any + Send> = if self.channels[channel].is_remote() {
+            // Serialized here, on the producer's thread, as Flink's record writer does.
+            Box::new(EncodedBatch(crate::cluster::encode_batch(&full)?))
+        } else {
+            Box::new(full)
+        };
+        self.send(channel, Message::Batch(batch), cx)
     }
 
     fn send_if_full(&mut self, channel: usize, cx: &mut TaskCx) -> Result<()> {

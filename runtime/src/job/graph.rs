@@ -8,16 +8,18 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Configuration;
 use crate::data::Data;
 use crate::error::{Error, Result};
-use crate::exchange::{ChannelWriter, ExchangeConfig, Message, PartitionSpec, Partitioning};
+use crate::exchange::{ChannelWriter, ExchangeConfig, Outlet, PartitionSpec, Partitioning};
 use crate::operators::TaskInfo;
 use crate::state::{default_max_parallelism, stable_hash};
 use crate::task::{AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, SourceTask, TaskInput};
+
+/// The kind of source operators (sources head their vertex; the coordinator triggers them).
+pub(crate) const SOURCE_KIND: &str = "Source";
 
 /// A type-erased `BoxLink<T>` (boxed once more so it can travel as `dyn Any`).
 pub(crate) type AnyBox = Box<dyn Any>;
@@ -69,7 +71,7 @@ pub(crate) enum NodeKind {
 }
 
 /// Builds the channel writer of an edge for one record type.
-type WriterFn = fn(Partitioning, Option<&Arc<dyn Any + Send + Sync>>, u32, Vec<Sender<Message>>, &ExchangeConfig) -> Result<AnyBox>;
+type WriterFn = fn(Partitioning, Option<&Arc<dyn Any + Send + Sync>>, u32, Vec<Outlet>, &ExchangeConfig) -> Result<AnyBox>;
 
 /// Operations on values of one record type, captured where the type is known.
 #[derive(Clone, Copy)]
@@ -133,7 +135,7 @@ pub(crate) struct StreamNode {
 }
 
 /// An operator of a job vertex, as the plan shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OperatorInfo {
     /// Stable id: explicit `.uid(...)` or derived from the graph position.
     pub uid: String,
@@ -146,7 +148,7 @@ pub struct OperatorInfo {
 }
 
 /// A task: chained operators running together, `parallelism` times.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobVertex {
     /// The head operator's uid.
     pub id: String,
@@ -161,7 +163,7 @@ pub struct JobVertex {
 }
 
 /// A data exchange between two vertices.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobEdge {
     /// Producing vertex id.
     pub source: String,
@@ -170,7 +172,7 @@ pub struct JobEdge {
     /// How records are distributed.
     pub partitioning: String,
     /// Side output the edge reads, if not the main output.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side_output: Option<String>,
     #[serde(skip)]
     pub(crate) from_vertex: usize,
@@ -187,7 +189,7 @@ pub struct JobEdge {
 }
 
 /// The job as the runtime executes it (Flink's `JobGraph`); `plan` prints it as JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobGraph {
     /// Job name.
     pub job: String,
@@ -201,6 +203,28 @@ pub struct JobGraph {
     pub(crate) vertex_of_node: Vec<usize>,
     #[serde(skip)]
     pub(crate) uid_of_node: Vec<String>,
+}
+
+impl JobGraph {
+    /// Identifies the graph's structure: equal for the same job built with the same arguments.
+    /// A worker process checks that the graph it built is the one the JobManager planned.
+    ///
+    /// ```
+    /// use strom_runtime::prelude::*;
+    /// let env = StreamEnv::new();
+    /// env.from_collection(vec![1u32]).sink(CollectSink::new());
+    /// let graph = env.job_graph("job").unwrap();
+    /// let planned: strom_runtime::JobGraph = serde_json::from_str(&serde_json::to_string(&graph).unwrap()).unwrap();
+    /// assert_eq!(planned.fingerprint(), graph.fingerprint());
+    /// ```
+    pub fn fingerprint(&self) -> u64 {
+        stable_hash(&serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// Slots the job needs: subtask `i` of every vertex shares slot `i` (slot sharing).
+    pub fn slots_needed(&self) -> u32 {
+        self.vertices.iter().map(|v| v.parallelism).max().unwrap_or(0)
+    }
 }
 
 impl JobEdge {

@@ -42,7 +42,7 @@ impl Invocation {
     /// ```
     pub fn parse<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Result<Self> {
         let mut args = args.into_iter().map(Into::into).peekable();
-        let mut mode = RunMode::Local;
+        let mut mode = if std::env::var_os(crate::cluster::WORKER_ENV).is_some() { RunMode::Worker } else { RunMode::Local };
         if args.peek().map(String::as_str) == Some("plan") {
             mode = RunMode::Plan;
             args.next();

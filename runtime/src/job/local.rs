@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::graph::{AnyBox, JobGraph, NodeKind, NodeSetup, StreamNode};
+use super::graph::{AnyBox, JobGraph, NodeKind, NodeSetup, StreamNode, SOURCE_KIND};
 use crate::checkpoint::coordinator::{
     Ack, CheckpointConfig, CheckpointCoordinator, CheckpointStats, OperatorMeta, SavepointRequest, TaskEntry,
 };
@@ -21,11 +21,12 @@ use crate::checkpoint::{
     assign_state, unmatched_operators, CheckpointMetadata, CheckpointStorage, OperatorRestore, SnapshotKind, StateFileHandle, StateSize,
 };
 use crate::error::{Error, Result};
-use crate::exchange::{ExchangeConfig, Message, Partitioning};
+use crate::exchange::{ExchangeConfig, Message, Outlet, Partitioning};
 use crate::job::restart::{RestartDecision, RestartStrategy};
 use crate::operators::TaskInfo;
 use crate::task::{
-    run_input_task, run_source_task, AnyLink, CheckpointLink, Control, InputChannel, TaskCx, TaskEvent, TaskKey, TaskMetrics, TaskSnapshot,
+    run_input_task, run_source_task, AnyLink, CheckpointLink, Control, ControlSender, InputChannel, TaskCx, TaskEvent, TaskKey,
+    TaskMetrics, TaskSnapshot,
 };
 use crate::time::Clock;
 
@@ -45,7 +46,7 @@ pub struct JobExecutionResult {
 }
 
 /// A task's name and how it ended.
-type TaskResult = (String, Result<TaskMetrics>);
+pub(crate) type TaskResult = (String, Result<TaskMetrics>);
 
 /// Where to restore from.
 #[derive(Debug, Clone)]
@@ -69,26 +70,52 @@ pub(crate) struct LocalSettings {
 
 /// The channels of one subtask: what it reads and, per outgoing job edge, what it writes.
 #[derive(Default)]
-struct Wiring {
-    inputs: Vec<InputChannel>,
-    outputs: HashMap<usize, Vec<Sender<Message>>>,
+pub(crate) struct Wiring {
+    pub(crate) inputs: Vec<InputChannel>,
+    pub(crate) outputs: HashMap<usize, Vec<Outlet>>,
+}
+
+/// One channel of the job: from subtask `from` of an edge's producer to subtask `to` of its
+/// consumer. Every process of a job numbers the channels the same way (`id`), so that a
+/// connection between worker processes can multiplex them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChannelSpec {
+    pub(crate) id: u32,
+    pub(crate) edge: usize,
+    pub(crate) from: TaskKey,
+    pub(crate) to: TaskKey,
+    pub(crate) input: u8,
+}
+
+/// Every channel of the job, per edge and producer subtask in the order of the consumer
+/// subtasks (the order a `ChannelWriter` indexes them).
+pub(crate) fn channel_plan(graph: &JobGraph) -> Vec<ChannelSpec> {
+    let mut channels = Vec::new();
+    for (e_idx, e) in graph.edges.iter().enumerate() {
+        let (pu, pd) = (graph.vertices[e.from_vertex].parallelism, graph.vertices[e.to_vertex].parallelism);
+        for u in 0..pu {
+            let targets: Vec<u32> = if e.partitioning() == Partitioning::Forward { vec![u] } else { (0..pd).collect() };
+            for d in targets {
+                channels.push(ChannelSpec {
+                    id: channels.len() as u32,
+                    edge: e_idx,
+                    from: TaskKey { vertex: e.from_vertex, subtask: u },
+                    to: TaskKey { vertex: e.to_vertex, subtask: d },
+                    input: e.input,
+                });
+            }
+        }
+    }
+    channels
 }
 
 /// Creates every channel of the job and hands each subtask its ends.
 fn wire(graph: &JobGraph, capacity: usize) -> HashMap<(usize, u32), Wiring> {
     let mut wiring: HashMap<(usize, u32), Wiring> = HashMap::new();
-    for (e_idx, e) in graph.edges.iter().enumerate() {
-        let (pu, pd) = (graph.vertices[e.from_vertex].parallelism, graph.vertices[e.to_vertex].parallelism);
-        for u in 0..pu {
-            let targets: Vec<u32> = if e.partitioning() == Partitioning::Forward { vec![u] } else { (0..pd).collect() };
-            let mut senders = Vec::with_capacity(targets.len());
-            for d in targets {
-                let (tx, rx): (Sender<Message>, Receiver<Message>) = crossbeam_channel::bounded(capacity);
-                senders.push(tx);
-                wiring.entry((e.to_vertex, d)).or_default().inputs.push(InputChannel::new(rx, e.input));
-            }
-            wiring.entry((e.from_vertex, u)).or_default().outputs.insert(e_idx, senders);
-        }
+    for c in channel_plan(graph) {
+        let (tx, rx): (Sender<Message>, Receiver<Message>) = crossbeam_channel::bounded(capacity);
+        wiring.entry((c.to.vertex, c.to.subtask)).or_default().inputs.push(InputChannel::new(rx, c.input));
+        wiring.entry((c.from.vertex, c.from.subtask)).or_default().outputs.entry(c.edge).or_default().push(Outlet::Local(tx));
     }
     wiring
 }
@@ -108,10 +135,10 @@ pub(crate) fn new_job_id() -> String {
 }
 
 /// Reads and checks the checkpoint or savepoint to restore from.
-fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(CheckpointMetadata, PathBuf)> {
+pub(crate) fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(CheckpointMetadata, PathBuf)> {
     let dir = CheckpointStorage::resolve_restore_path(&restore.path)?;
     let metadata = CheckpointStorage::validate(&dir)?;
-    let uids: Vec<&str> = graph.uid_of_node.iter().map(String::as_str).collect();
+    let uids: Vec<&str> = graph.vertices.iter().flat_map(|v| v.operators.iter().map(|o| o.uid.as_str())).collect();
     let unmatched = unmatched_operators(&metadata, &uids);
     if !unmatched.is_empty() && !restore.allow_non_restored {
         return Err(Error::Usage(format!(
@@ -121,8 +148,7 @@ fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(Checkpoi
         )));
     }
     for op in &metadata.operators {
-        let Some(node) = graph.uid_of_node.iter().position(|u| *u == op.uid) else { continue };
-        let vertex = &graph.vertices[graph.vertex_of_node[node]];
+        let Some(vertex) = graph.vertices.iter().find(|v| v.operators.iter().any(|o| o.uid == op.uid)) else { continue };
         let keyed = op.subtasks.iter().any(|s| s.file.as_ref().is_some_and(|f| !f.key_groups.is_empty() || f.native.is_some()));
         if keyed && vertex.max_parallelism != op.max_parallelism {
             return Err(Error::Usage(format!(
@@ -136,7 +162,7 @@ fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(Checkpoi
 }
 
 /// The restored state of every operator of subtask `subtask` of `vertex`.
-fn restore_map(
+pub(crate) fn restore_map(
     graph: &JobGraph,
     vertex: usize,
     subtask: u32,
@@ -217,29 +243,9 @@ fn run_local(
     for (v_idx, v) in graph.vertices.iter().enumerate() {
         for s in 0..v.parallelism {
             let key = TaskKey { vertex: v_idx, subtask: s };
-            let info = TaskInfo {
-                job_name: graph.job.clone(),
-                task_name: format!("{} ({}/{})", v.name, s + 1, v.parallelism),
-                subtask: s,
-                parallelism: v.parallelism,
-                max_parallelism: v.max_parallelism,
-                checkpointing: two_phase,
-                state_backend: settings.state_backend.clone(),
-            };
-            let cx = TaskCx {
-                info,
-                clock: settings.clock.clone(),
-                cancel: cancel.clone(),
-                exchange: settings.exchange.clone(),
-                watermark_interval: settings.watermark_interval,
-                metrics: TaskMetrics::default(),
-                checkpoints: Some(CheckpointLink { task: key, events: events_tx.clone() }),
-                finished: false,
-                stopping: false,
-                restore: restore_map(&graph, v_idx, s, restored.as_ref())?,
-            };
+            let cx = task_cx(&graph, key, &settings, two_phase, &cancel, &events_tx, restore_map(&graph, v_idx, s, restored.as_ref())?);
             let (control_tx, control_rx) = crossbeam_channel::unbounded();
-            entries.insert(key, task_entry(&graph, &nodes, v_idx, control_tx));
+            entries.insert(key, task_entry(&graph, v_idx, ControlSender::Local(control_tx)));
             let w = wiring.remove(&(v_idx, s)).unwrap_or_default();
             handles.push(spawn_task(graph.clone(), nodes.clone(), v_idx, w, control_rx, cx, done_tx.clone())?);
         }
@@ -257,18 +263,52 @@ fn run_local(
     Ok(JobExecutionResult { job_name: graph.job.clone(), job_id, net_runtime: started.elapsed(), tasks, checkpoints })
 }
 
-fn task_entry(graph: &JobGraph, nodes: &[StreamNode], v_idx: usize, control: Sender<Control>) -> TaskEntry {
+/// The context of subtask `key`.
+pub(crate) fn task_cx(
+    graph: &JobGraph,
+    key: TaskKey,
+    settings: &LocalSettings,
+    two_phase: bool,
+    cancel: &Arc<AtomicBool>,
+    events: &Sender<TaskEvent>,
+    restore: HashMap<String, OperatorRestore>,
+) -> TaskCx {
+    let v = &graph.vertices[key.vertex];
+    let info = TaskInfo {
+        job_name: graph.job.clone(),
+        task_name: format!("{} ({}/{})", v.name, key.subtask + 1, v.parallelism),
+        subtask: key.subtask,
+        parallelism: v.parallelism,
+        max_parallelism: v.max_parallelism,
+        checkpointing: two_phase,
+        state_backend: settings.state_backend.clone(),
+    };
+    TaskCx {
+        info,
+        clock: settings.clock.clone(),
+        cancel: cancel.clone(),
+        exchange: settings.exchange.clone(),
+        watermark_interval: settings.watermark_interval,
+        metrics: TaskMetrics::default(),
+        checkpoints: Some(CheckpointLink { task: key, events: events.clone() }),
+        finished: false,
+        stopping: false,
+        restore,
+    }
+}
+
+/// The coordinator's view of a task of vertex `v_idx`.
+pub(crate) fn task_entry(graph: &JobGraph, v_idx: usize, control: ControlSender) -> TaskEntry {
     let v = &graph.vertices[v_idx];
-    let head = v.operators[0].node;
     let operators = v
         .operators
         .iter()
         .map(|o| OperatorMeta { uid: o.uid.clone(), name: o.name.clone(), parallelism: v.parallelism, max_parallelism: v.max_parallelism })
         .collect();
-    TaskEntry { control, is_source: matches!(nodes[head].kind, NodeKind::Source(_)), finished: false, operators }
+    TaskEntry { control, is_source: v.operators[0].kind == SOURCE_KIND, finished: false, operators }
 }
 
-fn spawn_task(
+pub(crate) fn spawn_task(
     graph: Arc<JobGraph>,
     nodes: Arc<Vec<StreamNode>>,
     v_idx: usize,
@@ -295,15 +335,15 @@ fn spawn_task(
 }
 
 /// What the driver loop hears from the uploader.
-enum UploaderEvent {
+pub(crate) enum UploaderEvent {
     Ack(Ack),
     Finished(TaskKey),
 }
 
 /// Writes task snapshots while the tasks go on processing, then acknowledges to the
 /// coordinator (the asynchronous part of a checkpoint).
-struct Uploader {
-    acks: Receiver<UploaderEvent>,
+pub(crate) struct Uploader {
+    pub(crate) acks: Receiver<UploaderEvent>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -315,7 +355,7 @@ impl Drop for Uploader {
     }
 }
 
-fn spawn_uploader(events: Receiver<TaskEvent>, checkpoints_dir: &std::path::Path, job_id: &str) -> Result<Uploader> {
+pub(crate) fn spawn_uploader(events: Receiver<TaskEvent>, checkpoints_dir: &std::path::Path, job_id: &str) -> Result<Uploader> {
     let (tx, acks) = crossbeam_channel::unbounded();
     let storage = CheckpointStorage::new(checkpoints_dir, job_id);
     let handle = std::thread::Builder::new()
@@ -427,7 +467,7 @@ fn drive(
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -436,7 +476,7 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Builds the subtask's chain on this thread and runs its loop.
-fn run_task(
+pub(crate) fn run_task(
     graph: &JobGraph,
     nodes: &[StreamNode],
     v_idx: usize,
@@ -480,7 +520,7 @@ struct ChainBuilder<'a> {
     graph: &'a JobGraph,
     nodes: &'a [StreamNode],
     v_idx: usize,
-    outputs: &'a mut HashMap<usize, Vec<Sender<Message>>>,
+    outputs: &'a mut HashMap<usize, Vec<Outlet>>,
     cx: &'a TaskCx,
 }
 

@@ -373,11 +373,15 @@ pub(crate) trait TaskInput {
     fn notify_complete(&mut self, id: CheckpointId, cx: &mut TaskCx) -> Result<()>;
 }
 
+/// A batch from a task of this process, or the bytes of one from another process.
 fn downcast_batch<T: Data>(batch: Box<dyn Any + Send>) -> Result<Vec<Record<T>>> {
-    batch
-        .downcast::<Vec<Record<T>>>()
-        .map(|b| *b)
-        .map_err(|_| crate::Error::Internal(format!("batch of unexpected type on a channel of {}", std::any::type_name::<T>())))
+    match batch.downcast::<Vec<Record<T>>>() {
+        Ok(b) => Ok(*b),
+        Err(other) => match other.downcast::<crate::exchange::EncodedBatch>() {
+            Ok(bytes) => crate::cluster::decode_batch(&bytes.0),
+            Err(_) => Err(crate::Error::Internal(format!("batch of unexpected type on a channel of {}", std::any::type_name::<T>()))),
+        },
+    }
 }
 
 /// The head of a one-input task.

@@ -10,14 +10,14 @@ use crate::checkpoint::{Barrier, CheckpointId};
 use crate::error::Result;
 
 /// Identifies a subtask within a job: vertex index and subtask index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TaskKey {
     pub(crate) vertex: usize,
     pub(crate) subtask: u32,
 }
 
 /// From the coordinator to a task.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Control {
     /// Sources: inject this barrier. Finished tasks: snapshot their final state under it.
     Trigger(Barrier),
@@ -25,6 +25,25 @@ pub(crate) enum Control {
     Complete(CheckpointId),
     /// The job is done (after its final checkpoint): exit.
     Exit,
+}
+
+/// How the coordinator reaches a task: its control queue in this process, or a queue of
+/// the JobMaster that routes the message to the task's worker process.
+#[derive(Debug, Clone)]
+pub(crate) enum ControlSender {
+    Local(Sender<Control>),
+    Routed { task: TaskKey, tx: Sender<(TaskKey, Control)> },
+}
+
+impl ControlSender {
+    /// Sends; an error means the task (or its worker) is gone, which fails the job through
+    /// its own result.
+    pub(crate) fn send(&self, control: Control) -> std::result::Result<(), ()> {
+        match self {
+            ControlSender::Local(tx) => tx.send(control).map_err(drop),
+            ControlSender::Routed { task, tx } => tx.send((*task, control)).map_err(drop),
+        }
+    }
 }
 
 /// From a task to the coordinator (through the uploader, which writes snapshots).

@@ -22,11 +22,19 @@ pub(crate) struct InputChannel {
     ended: bool,
     /// Delivered the barrier being aligned; not read until alignment completes.
     blocked: bool,
+    /// A channel from another process: each message taken frees a buffer, which the producer
+    /// gets back as a credit.
+    credit: Option<crate::cluster::CreditReturn>,
 }
 
 impl InputChannel {
     pub(crate) fn new(rx: Receiver<Message>, input: u8) -> Self {
-        Self { rx, input, watermark: MIN_TIMESTAMP, idle: false, ended: false, blocked: false }
+        Self { rx, input, watermark: MIN_TIMESTAMP, idle: false, ended: false, blocked: false, credit: None }
+    }
+
+    /// A channel fed by a connection to another worker process.
+    pub(crate) fn remote(rx: Receiver<Message>, input: u8, credit: crate::cluster::CreditReturn) -> Self {
+        Self { credit: Some(credit), ..Self::new(rx, input) }
     }
 }
 
@@ -158,7 +166,12 @@ fn handle_control(control: &Receiver<Control>, head: &mut dyn TaskInput, cx: &mu
 
 fn receive(gate: &mut Gate, i: usize, head: &mut dyn TaskInput, cx: &mut TaskCx) -> Result<()> {
     let msg = match gate.channels[i].rx.try_recv() {
-        Ok(msg) => msg,
+        Ok(msg) => {
+            if let Some(credit) = &gate.channels[i].credit {
+                credit.grant();
+            }
+            msg
+        }
         Err(TryRecvError::Empty) => return Ok(()),
         // The upstream task went away without ending its stream: it failed or was canceled.
         Err(TryRecvError::Disconnected) => return Err(cx.canceled()),
@@ -266,7 +279,7 @@ mod tests {
 
     fn channel(wm: Timestamp, idle: bool) -> InputChannel {
         let (_tx, rx) = crossbeam_channel::bounded(1);
-        InputChannel { rx, input: 0, watermark: wm, idle, ended: false, blocked: false }
+        InputChannel { rx, input: 0, watermark: wm, idle, ended: false, blocked: false, credit: None }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod source;
 pub(crate) use chain::{
     AnyLink, BoxLink, Discard, Erased, Fanout, InputHead, Link, OperatorLink, Outputs, SinkLink, TaskInput, TaskSnapshot, TwoInputHead,
 };
-pub(crate) use control::{CheckpointLink, Control, TaskEvent, TaskKey};
+pub(crate) use control::{CheckpointLink, Control, ControlSender, TaskEvent, TaskKey};
 pub(crate) use gate::{run_input_task, InputChannel};
 pub(crate) use source::{run_source_task, SourceHead, SourceTask};
 
