@@ -134,8 +134,8 @@ pub mod defaults {
 /// Accepted values of [`STATE_BACKEND`].
 pub(crate) const STATE_BACKENDS: &[&str] = &["hashmap", "rocksdb"];
 
-/// Checks the value of one key.
-type Check = fn(&Configuration, &str) -> Result<()>;
+/// Checks the value of one key (see [`Configuration::validate_with`]).
+pub type Check = fn(&Configuration, &str) -> Result<()>;
 
 /// Keys this component understands, with a checker for their values.
 const KNOWN_KEYS: &[(&str, Check)] = &[
@@ -225,6 +225,15 @@ impl Configuration {
         }
     }
 
+    /// A positive 64-bit integer (sizes in bytes), or `None` when unset.
+    pub fn get_positive_u64(&self, key: &str) -> Result<Option<u64>> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(Error::config(key, format!("expected a positive integer, got '{v}'"))),
+        }
+    }
+
     /// A duration such as `100 ms`, `5 s`, `1min` or a bare number of milliseconds.
     pub fn get_duration(&self, key: &str) -> Result<Option<Duration>> {
         let Some(v) = self.get(key) else { return Ok(None) };
@@ -306,10 +315,25 @@ impl Configuration {
 
     /// Checks every known key; logs unknown keys as warnings.
     pub fn validate(&self) -> Result<()> {
+        self.validate_with(&[])
+    }
+
+    /// Checks every key the runtime knows and those of `extra` (a process's own keys); logs
+    /// unknown keys as warnings.
+    ///
+    /// ```
+    /// use strom_runtime::Configuration;
+    /// let mut conf = Configuration::default();
+    /// conf.set("rest.port", "http");
+    /// let port: strom_runtime::config::Check = |c, k| c.get_non_negative(k).map(drop);
+    /// assert!(conf.validate().is_ok(), "unknown keys only warn");
+    /// assert!(conf.validate_with(&[("rest.port", port)]).unwrap_err().to_string().contains("'rest.port'"));
+    /// ```
+    pub fn validate_with(&self, extra: &[(&str, Check)]) -> Result<()> {
         for (key, _) in self.entries() {
-            match KNOWN_KEYS.iter().find(|(k, _)| *k == key) {
+            match KNOWN_KEYS.iter().chain(extra).find(|(k, _)| *k == key) {
                 Some((_, check)) => check(self, key)?,
-                None => match suggest(key, &KNOWN_KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>()) {
+                None => match suggest(key, &KNOWN_KEYS.iter().chain(extra).map(|(k, _)| *k).collect::<Vec<_>>()) {
                     Some(known) => tracing::warn!(key, did_you_mean = known, "unknown configuration key; ignoring it"),
                     None => tracing::warn!(key, "unknown configuration key; ignoring it"),
                 },

@@ -20,7 +20,7 @@
 pub mod api;
 pub mod checkpoint;
 pub mod cluster;
-mod config;
+pub mod config;
 mod data;
 mod error;
 mod exchange;

@@ -11,7 +11,7 @@ use crate::support::pseudo_random;
 
 /// Visible part files' lines, sorted. Hidden files are in-progress or pending files of
 /// killed attempts: they are never committed and are not output.
-fn committed_lines(dir: &Path) -> Vec<String> {
+pub(crate) fn committed_lines(dir: &Path) -> Vec<String> {
     let mut lines = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if entry.file_name().to_string_lossy().starts_with('.') {

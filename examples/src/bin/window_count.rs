@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! window-count --input PATH --output DIR (--size-ms S [--slide-ms L] | --session-gap-ms G)
-//!              --out-of-orderness-ms O [--allowed-lateness-ms A]
+//!              --out-of-orderness-ms O [--allowed-lateness-ms A] [--rate N]
 //! ```
 //! Input lines are `timestamp_ms,key` (whitespace around the fields is ignored). Windows are tumbling (`--size-ms`), sliding
 //! (`--size-ms` and `--slide-ms`) or session windows (`--session-gap-ms`), per key. Every
@@ -16,6 +16,9 @@
 //! parallelism (`-p`) is; the output therefore does not depend on timing or parallelism and
 //! equals Apache Flink's with a watermark generator that emits on every event.
 //!
+//! `--rate N` reads at most N events per second (to watch a job run, or to fail it midway in
+//! tests); the output does not depend on it.
+//!
 //! A malformed input line fails the job with a message that names the file and line number
 //! and quotes the line; nothing is dropped silently.
 
@@ -26,7 +29,7 @@ use strom::prelude::*;
 use strom::JobArgs;
 
 const USAGE: &str = "--input PATH --output DIR (--size-ms S [--slide-ms L] | --session-gap-ms G) \
-                     --out-of-orderness-ms O [--allowed-lateness-ms A]";
+                     --out-of-orderness-ms O [--allowed-lateness-ms A] [--rate N]";
 
 /// An input event: its timestamp in milliseconds and its key.
 type Event = (i64, String);
@@ -40,13 +43,16 @@ fn main() {
         let out_of_orderness = non_negative_ms(&args, "out-of-orderness-ms")?
             .ok_or_else(|| Error::Usage("missing required argument --out-of-orderness-ms".into()))?;
         let allowed_lateness = non_negative_ms(&args, "allowed-lateness-ms")?.unwrap_or_default();
+        let rate: Option<u64> = args.get("rate")?;
 
         let watermarks = WatermarkStrategy::for_bounded_out_of_orderness(out_of_orderness)
             .with_timestamp_assigner(|event: &Event, _| event.0)
             .with_emission(WatermarkEmission::PerEvent);
-        env.add_source("Events", TextFileSource::with_parser(input, parse_event))
-            .uid("events")
-            .parallelism(1)
+        let mut events = env.add_source("Events", TextFileSource::with_parser(input, parse_event)).uid("events").parallelism(1);
+        if let Some(rate) = rate.filter(|r| *r > 0) {
+            events = events.map(Throttle::per_second(rate)).name("Throttle").uid("throttle").parallelism(1);
+        }
+        events
             .assign_timestamps_and_watermarks(watermarks)
             .uid("watermarks")
             .parallelism(1)
@@ -63,6 +69,36 @@ fn main() {
             .uid("window-counts");
         env.execute("WindowCount").map(drop)
     })
+}
+
+/// Passes events through at most `rate` per second, pausing the task when ahead.
+#[derive(Clone)]
+struct Throttle {
+    rate: u64,
+    started: Option<std::time::Instant>,
+    seen: u64,
+}
+
+impl Throttle {
+    fn per_second(rate: u64) -> impl FnMut(Event) -> Event + Clone + Send + 'static {
+        let mut throttle = Throttle { rate, started: None, seen: 0 };
+        move |event| {
+            throttle.pace();
+            event
+        }
+    }
+
+    fn pace(&mut self) {
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        self.seen += 1;
+        if self.seen % 64 == 0 {
+            let due = Duration::from_secs_f64(self.seen as f64 / self.rate as f64);
+            if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                // Rate limiting is the point of this operator.
+                std::thread::sleep(ahead);
+            }
+        }
+    }
 }
 
 /// The windows the arguments ask for: tumbling, sliding or session windows.

@@ -88,6 +88,8 @@ pub enum ToTaskManager {
         job_id: String,
         /// The attempt whose worker to kill.
         attempt: u32,
+        /// The worker's index (echoed in the exit report).
+        worker: u32,
     },
     /// A piece of a job binary the TaskManager asked for.
     BlobChunk {

@@ -6,6 +6,8 @@
 //! handle processes and networking; what needs the job's types and the runtime's internals is
 //! here, so that a job binary and the JobManager agree on it by construction.
 
+#[cfg(feature = "cluster")]
+pub mod config;
 mod master;
 pub mod messages;
 mod remote;

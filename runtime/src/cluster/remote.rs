@@ -305,7 +305,7 @@ mod tests {
         let outlet = RemoteOutlet::new(7, 2, &producer_link);
         let mut producer_routes = Routes::default();
         producer_routes.add_outlet(&outlet);
-        start_reader(a, 1, producer_routes, producer_link.clone()).unwrap();
+        start_reader(a, 1, producer_routes, producer_link).unwrap();
         let (tx, rx) = crossbeam_channel::bounded(2);
         let mut consumer_routes = Routes::default();
         consumer_routes.inbound.insert(7, tx);

@@ -72,7 +72,7 @@ pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>> {
 }
 
 /// The same frames over tokio streams (the JobManager's and TaskManager's side).
-#[cfg(feature = "tokio")]
+#[cfg(feature = "cluster")]
 pub mod tokio_io {
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

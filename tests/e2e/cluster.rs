@@ -1,0 +1,216 @@
+//! A real cluster on loopback ([`LocalCluster`]): one `strom-jobmanager` and several
+//! `strom-taskmanager` processes; jobs submitted with the `strom` CLI and driven with the real
+//! `flink` CLI; TaskManagers and workers killed with SIGKILL while the job runs; savepoints
+//! through the REST API. The committed output must equal the independent simulation exactly.
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::exactly_once::committed_lines;
+use crate::local_cluster::{http, LocalCluster};
+use crate::window_count::{events, simulate, Windows};
+
+/// A cluster for window-count jobs: fast heartbeats and restarts, two slots per TaskManager.
+struct Cluster {
+    inner: LocalCluster,
+    job_binary: PathBuf,
+}
+
+impl Cluster {
+    fn start(task_managers: usize) -> Self {
+        let options = [
+            "heartbeat.timeout=10s",
+            "slot.request.timeout=60s",
+            "restart-strategy.type=fixed-delay",
+            "restart-strategy.fixed-delay.attempts=10",
+            "restart-strategy.fixed-delay.delay=100ms",
+        ];
+        let inner = LocalCluster::start(task_managers, 2, &options);
+        let job_binary = inner.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+        Cluster { inner, job_binary }
+    }
+
+    /// Submits window-count through the CLI (detached) and returns the job id.
+    fn submit(&self, parallelism: u32, savepoint: Option<&str>, job_args: &[String]) -> String {
+        self.inner.submit(&self.job_binary, parallelism, savepoint, job_args)
+    }
+}
+
+impl Deref for Cluster {
+    type Target = LocalCluster;
+    fn deref(&self) -> &LocalCluster {
+        &self.inner
+    }
+}
+
+impl DerefMut for Cluster {
+    fn deref_mut(&mut self) -> &mut LocalCluster {
+        &mut self.inner
+    }
+}
+
+/// Input, expected output and the job's arguments for `events` throttled to `rate` events/s.
+fn window_count_job(dir: &Path, len: usize, rate: u32) -> (Vec<String>, Vec<String>, PathBuf) {
+    let all: Vec<(i64, String)> =
+        events().into_iter().cycle().take(len).enumerate().map(|(i, (ts, k))| (ts + (i / 8_000) as i64 * 56_000, k)).collect();
+    std::fs::create_dir_all(dir).unwrap();
+    let input = dir.join("events.csv");
+    std::fs::write(&input, all.iter().map(|(ts, k)| format!("{ts},{k}\n")).collect::<String>()).unwrap();
+    let out = dir.join("out");
+    let args = [
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--size-ms",
+        "100",
+        "--slide-ms",
+        "30",
+        "--out-of-orderness-ms",
+        "25",
+        "--allowed-lateness-ms",
+        "40",
+        "--rate",
+        &rate.to_string(),
+    ];
+    let want = simulate(&all, Windows::Sliding { size: 100, slide: 30 }, 25, 40);
+    (args.iter().map(|s| s.to_string()).collect(), want, out)
+}
+
+fn with_checkpoints(mut args: Vec<String>, interval: &str) -> Vec<String> {
+    args.extend(["-D".to_string(), format!("execution.checkpointing.interval={interval}")]);
+    args
+}
+
+#[test]
+fn task_manager_killed_mid_run_is_replaced_and_the_output_is_exact() {
+    let mut cluster = Cluster::start(2);
+    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 30_000);
+    let job = cluster.submit(4, None, &with_checkpoints(args, "100ms"));
+    cluster.wait_for("a completed checkpoint", |c| (c.completed_checkpoints(&job) >= 2).then_some(()));
+    assert_eq!(cluster.job_state(&job), "RUNNING");
+    assert!(!cluster.workers_of(0).is_empty(), "slots are spread: TaskManager 0 runs a worker");
+    cluster.kill_task_manager(0);
+    cluster.start_task_manager();
+    let state = cluster.wait_for_end(&job);
+    assert_eq!(state, "FINISHED", "logs in {}", cluster.dir.path().display());
+    let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
+    assert!(!exceptions["exceptionHistory"]["entries"].as_array().unwrap().is_empty(), "the failover is recorded: {exceptions}");
+    assert_eq!(committed_lines(&out), want);
+}
+
+#[test]
+fn worker_killed_mid_run_restarts_from_the_latest_checkpoint_and_the_output_is_exact() {
+    let cluster = Cluster::start(2);
+    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 30_000);
+    let job = cluster.submit(4, None, &with_checkpoints(args, "100ms"));
+    cluster.wait_for("a completed checkpoint", |c| (c.completed_checkpoints(&job) >= 2).then_some(()));
+    let workers = cluster.workers_of(1);
+    assert_eq!(workers.len(), 1, "one worker per job on each TaskManager");
+    Command::new("kill").args(["-9", &workers[0].to_string()]).status().unwrap();
+    let state = cluster.wait_for_end(&job);
+    assert_eq!(state, "FINISHED", "logs in {}", cluster.dir.path().display());
+    let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
+    assert!(!exceptions["exceptionHistory"]["entries"].as_array().unwrap().is_empty(), "the failover is recorded: {exceptions}");
+    assert_eq!(committed_lines(&out), want);
+}
+
+#[test]
+fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
+    let cluster = Cluster::start(2);
+    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 30_000);
+    // Checkpointing on (so the sink commits through snapshots) but no periodic checkpoint in
+    // this run: what is committed is exactly what the savepoint covers.
+    let job = cluster.submit(2, None, &with_checkpoints(args.clone(), "1h"));
+    cluster.wait_for("the job to run", |c| (c.job_state(&job) == "RUNNING").then_some(()));
+    let trigger = http(&cluster.rest, "POST", &format!("/jobs/{job}/savepoints"), r#"{"cancel-job": false}"#);
+    let trigger = trigger["request-id"].as_str().expect("a trigger id").to_string();
+    let location = cluster.wait_for("the savepoint", |c| {
+        let status = c.get(&format!("/jobs/{job}/savepoints/{trigger}"));
+        (status["status"]["id"] == "COMPLETED")
+            .then(|| status["operation"]["location"].as_str().map(str::to_string).expect("a location, not a failure"))
+    });
+    let cancel = cluster.strom(&["cancel", &job]);
+    assert!(cancel.contains("Cancelled job"), "{cancel}");
+    assert_eq!(cluster.job_state(&job), "CANCELED");
+    let lines_before = committed_lines(&out).len();
+    assert!(lines_before < want.len(), "the job was canceled before its end");
+    let path = location.strip_prefix("file:").unwrap();
+    let resumed = cluster.submit(3, Some(path), &with_checkpoints(args, "1h"));
+    let state = cluster.wait_for_end(&resumed);
+    assert_eq!(state, "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
+}
+
+/// The real `flink` CLI (PyPI `apache-flink`, installed by `scripts/install-deps.sh`), or
+/// `$STROM_FLINK_CLI`.
+fn flink_cli() -> PathBuf {
+    let path = std::env::var_os("STROM_FLINK_CLI").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        home.join(".cache/strom/bin/flink")
+    });
+    assert!(path.is_file(), "the flink CLI is not at {}: run scripts/install-deps.sh or set STROM_FLINK_CLI", path.display());
+    path
+}
+
+impl Cluster {
+    /// Runs the real `flink` CLI against the cluster's REST API; returns its stdout.
+    fn flink(&self, args: &[&str]) -> String {
+        let (action, rest) = args.split_first().expect("an action");
+        let out = Command::new(flink_cli())
+            .arg(action)
+            .args(["-m", &self.rest])
+            .args(rest)
+            .env("FLINK_LOG_DIR", self.dir.path())
+            .output()
+            .expect("the flink CLI starts");
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "flink {args:?} failed ({}): {stdout}\n{stderr}", out.status);
+        stdout.into_owned()
+    }
+}
+
+/// The path after "Savepoint completed. Path: " in the flink CLI's output.
+fn flink_savepoint_path(out: &str) -> PathBuf {
+    let path = out.split("Savepoint completed. Path: ").nth(1).unwrap_or_else(|| panic!("no savepoint path in: {out}"));
+    let path = path.lines().next().expect("a line").trim();
+    PathBuf::from(path.strip_prefix("file:").unwrap_or(path))
+}
+
+#[test]
+fn the_flink_cli_lists_savepoints_stops_and_cancels_jobs() {
+    let cluster = Cluster::start(2);
+    // Slow enough (24 s) that three JVM starts of the CLI happen while it runs.
+    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 5_000);
+    let job = cluster.submit(2, None, &with_checkpoints(args.clone(), "1h"));
+    cluster.wait_for("the job to run", |c| (c.job_state(&job) == "RUNNING").then_some(()));
+
+    let listed = cluster.flink(&["list"]);
+    let line = listed.lines().find(|l| l.contains(&job)).unwrap_or_else(|| panic!("flink list shows the job: {listed}"));
+    assert!(line.ends_with("(RUNNING)"), "{line}");
+
+    let savepoints = cluster.dir.path().join("flink-savepoints");
+    let taken = flink_savepoint_path(&cluster.flink(&["savepoint", &job, savepoints.to_str().unwrap()]));
+    assert!(taken.starts_with(&savepoints) && taken.join("_metadata").is_file(), "{}", taken.display());
+    assert_eq!(cluster.job_state(&job), "RUNNING", "a savepoint leaves the job running");
+
+    let stopped = flink_savepoint_path(&cluster.flink(&["stop", "--savepointPath", savepoints.to_str().unwrap(), &job]));
+    assert!(stopped.join("_metadata").is_file(), "{}", stopped.display());
+    cluster.wait_for("the stopped job to finish", |c| (c.job_state(&job) == "FINISHED").then_some(()));
+    assert!(committed_lines(&out).len() < want.len(), "the job was stopped before its end");
+
+    // Stop-with-savepoint lost nothing and repeated nothing: resumed, the output is exact.
+    let resumed = cluster.submit(2, Some(stopped.to_str().unwrap()), &with_checkpoints(args, "1h"));
+    let listed = cluster.flink(&["list", "--all"]);
+    assert!(listed.contains(&job) && listed.contains(&resumed), "{listed}");
+    assert_eq!(cluster.wait_for_end(&resumed), "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
+
+    let (slow, _, _) = window_count_job(&cluster.dir.path().join("slow"), 1_000, 10);
+    let slow_job = cluster.submit(1, None, &slow);
+    cluster.wait_for("the slow job to run", |c| (c.job_state(&slow_job) == "RUNNING").then_some(()));
+    let cancelled = cluster.flink(&["cancel", &slow_job]);
+    assert!(cancelled.contains(&format!("Cancelled job {slow_job}")), "{cancelled}");
+    cluster.wait_for("the job to be canceled", |c| (c.job_state(&slow_job) == "CANCELED").then_some(()));
+}
