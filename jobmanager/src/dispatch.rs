@@ -249,7 +249,12 @@ impl rest::Dispatcher for ClusterDispatcher {
                 job.status().state.as_str()
             )));
         }
-        let dir = target_directory.map(|d| PathBuf::from(d.strip_prefix("file://").or_else(|| d.strip_prefix("file:")).unwrap_or(&d)));
+        // As in Flink, the target directory is where the savepoint's own directory
+        // (`savepoint-<job>-<random>`) goes, so that savepoints into one directory never meet.
+        let dir = target_directory.map(|d| {
+            let root = PathBuf::from(d.strip_prefix("file://").or_else(|| d.strip_prefix("file:")).unwrap_or(&d));
+            strom_runtime::checkpoint::CheckpointStorage::savepoint_dir(&root, &job.id)
+        });
         let trigger = trigger_id();
         job.status().operations.insert(trigger.clone(), Operation::InProgress);
         let reply = self.0.savepoint(&job, dir, stop);

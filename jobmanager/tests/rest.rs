@@ -501,6 +501,7 @@ fn expected_jobs_overview() -> Value {
             "tasks": {"total": 3, "created": 0, "scheduled": 0, "deploying": 0, "running": 3,
                       "finished": 0, "canceling": 0, "canceled": 0, "failed": 0,
                       "reconciling": 0, "initializing": 0},
+            "pending-operators": 0, "jobType": "STREAMING", "schedulerType": "Default",
         },
         {
             "jid": FAILED, "name": "failing job", "state": "FAILED",
@@ -509,6 +510,7 @@ fn expected_jobs_overview() -> Value {
             "tasks": {"total": 2, "created": 0, "scheduled": 0, "deploying": 0, "running": 0,
                       "finished": 0, "canceling": 0, "canceled": 1, "failed": 1,
                       "reconciling": 0, "initializing": 0},
+            "pending-operators": 0, "jobType": "STREAMING", "schedulerType": "Default",
         },
     ]})
 }

@@ -368,6 +368,9 @@ async fn supervise(
     log: PathBuf,
     local: mpsc::UnboundedSender<Local>,
 ) {
+    // The worker exits when its stdin closes; `Child::wait` would close it, so it is held
+    // here until the worker has ended.
+    let stdin = child.stdin.take();
     let status = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
@@ -375,6 +378,7 @@ async fn supervise(
             child.wait().await
         }
     };
+    drop(stdin);
     let code = status.as_ref().ok().and_then(|s| s.code());
     let tail = std::fs::read(&log).map(|b| String::from_utf8_lossy(&b[b.len().saturating_sub(2000)..]).into_owned()).unwrap_or_default();
     let message = match &status {

@@ -192,11 +192,21 @@ fn the_flink_cli_lists_savepoints_stops_and_cancels_jobs() {
 
     let savepoints = cluster.dir.path().join("flink-savepoints");
     let taken = flink_savepoint_path(&cluster.flink(&["savepoint", &job, savepoints.to_str().unwrap()]));
-    assert!(taken.starts_with(&savepoints) && taken.join("_metadata").is_file(), "{}", taken.display());
+    // As in Flink, the target directory holds the savepoint's own directory.
+    assert_eq!(taken.parent(), Some(savepoints.as_path()));
+    assert!(
+        taken.file_name().unwrap().to_str().unwrap().starts_with("savepoint-") && taken.join("_metadata").is_file(),
+        "{}",
+        taken.display()
+    );
     assert_eq!(cluster.job_state(&job), "RUNNING", "a savepoint leaves the job running");
 
     let stopped = flink_savepoint_path(&cluster.flink(&["stop", "--savepointPath", savepoints.to_str().unwrap(), &job]));
-    assert!(stopped.join("_metadata").is_file(), "{}", stopped.display());
+    assert!(
+        stopped.parent() == Some(savepoints.as_path()) && stopped != taken && stopped.join("_metadata").is_file(),
+        "{}",
+        stopped.display()
+    );
     cluster.wait_for("the stopped job to finish", |c| (c.job_state(&job) == "FINISHED").then_some(()));
     assert!(committed_lines(&out).len() < want.len(), "the job was stopped before its end");
 

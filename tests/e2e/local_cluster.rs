@@ -160,7 +160,8 @@ impl LocalCluster {
 
     /// Runs the `strom` CLI; returns its stdout, asserting success.
     pub(crate) fn strom(&self, args: &[&str]) -> String {
-        let out = Command::new(workspace_bin("strom")).args(["-m", &self.rest]).args(args).output().expect("strom runs");
+        let (command, rest) = args.split_first().expect("a command");
+        let out = Command::new(workspace_bin("strom")).arg(command).args(["-m", &self.rest]).args(rest).output().expect("strom runs");
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "strom {args:?} failed: {stdout}\n{stderr}");
         stdout.into_owned()

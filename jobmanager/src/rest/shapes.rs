@@ -90,6 +90,11 @@ fn job_overview(j: &JobSummary) -> Value {
         "last-modification": j.last_modification,
         "state": j.state.as_str(),
         "tasks": tasks,
+        // Flink 2's `JobDetails` has these; the flink CLI fails to read a job list without
+        // `pending-operators`. Strom deploys whole graphs of streaming jobs.
+        "pending-operators": 0,
+        "jobType": "STREAMING",
+        "schedulerType": "Default",
     })
 }
 

@@ -205,6 +205,9 @@ pub struct JobGraph {
     pub(crate) uid_of_node: Vec<String>,
 }
 
+/// Configuration keys that differ between the processes of one job by design.
+const PROCESS_LOCAL_KEYS: &[&str] = &[crate::config::TMP_DIRS, crate::config::ROCKSDB_LOCAL_DIR];
+
 impl JobGraph {
     /// Identifies the graph's structure: equal for the same job built with the same arguments.
     /// A worker process checks that the graph it built is the one the JobManager planned.
@@ -216,9 +219,20 @@ impl JobGraph {
     /// let graph = env.job_graph("job").unwrap();
     /// let planned: strom_runtime::JobGraph = serde_json::from_str(&serde_json::to_string(&graph).unwrap()).unwrap();
     /// assert_eq!(planned.fingerprint(), graph.fingerprint());
+    ///
+    /// let mut elsewhere = graph.clone();
+    /// elsewhere.config.insert("io.tmp.dirs".into(), "/tmp/tm-2".into());
+    /// assert_eq!(elsewhere.fingerprint(), graph.fingerprint());
+    /// elsewhere.config.insert("parallelism.default".into(), "3".into());
+    /// assert_ne!(elsewhere.fingerprint(), graph.fingerprint());
     /// ```
+    ///
+    /// Keys that name where a process keeps its local files (`io.tmp.dirs`, set by each
+    /// TaskManager for its workers) are not part of the structure.
     pub fn fingerprint(&self) -> u64 {
-        stable_hash(&serde_json::to_string(self).unwrap_or_default())
+        let mut structure = self.clone();
+        structure.config.retain(|k, _| !PROCESS_LOCAL_KEYS.contains(&k.as_str()));
+        stable_hash(&serde_json::to_string(&structure).unwrap_or_default())
     }
 
     /// Slots the job needs: subtask `i` of every vertex shares slot `i` (slot sharing).
