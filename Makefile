@@ -34,5 +34,9 @@ test: deps
 	$(LINTED) $(CARGO) nextest run --workspace --no-fail-fast
 	$(LINTED) $(CARGO) test --workspace --doc
 
+# Nexmark in one process, then the cluster figures (TaskManager start-up, idle memory, Nexmark
+# over TCP, failover time), which run the release binaries as processes.
 bench: deps
 	$(CARGO) bench -p strom-examples --bench nexmark
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p strom-examples --bench cluster
