@@ -7,38 +7,21 @@
 use std::time::Duration;
 
 use strom_jobmanager::{JobManager, Submission};
-use strom_runtime::cluster::config::{load, PROPERTIES_ENV};
 
 const USAGE: &str = "Usage: strom-jobmanager [--config PATH] [-D key=value]... [--job local:///path/to/job-binary [job arguments]]";
 
 fn main() {
-    init_tracing();
-    let properties = std::env::var(PROPERTIES_ENV).ok();
-    let loaded = match load(std::env::args().skip(1), properties.as_deref()) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {}\n{USAGE}", e.report());
-            std::process::exit(2);
-        }
-    };
+    let loaded = strom_runtime::cluster::config::start_process(USAGE, |rest| rest.is_empty() || rest[0] == "--job");
     let mut rest = loaded.rest.into_iter();
-    let application = match rest.next().as_deref() {
+    let application = match rest.next() {
         None => None,
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            return;
-        }
-        Some("--job") => match rest.next() {
+        Some(_job) => match rest.next() {
             Some(uri) => Some((uri, rest.collect::<Vec<_>>())),
             None => {
                 eprintln!("error: --job needs local:///path/to/job-binary\n{USAGE}");
                 std::process::exit(2);
             }
         },
-        Some(other) => {
-            eprintln!("error: unexpected argument '{other}'\n{USAGE}");
-            std::process::exit(2);
-        }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
@@ -91,11 +74,4 @@ fn main() {
         }
     });
     std::process::exit(code);
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

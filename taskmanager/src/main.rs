@@ -5,31 +5,10 @@
 //! supervises the worker processes the JobManager asks for. Invalid configuration exits with 2
 //! naming the key.
 
-use strom_runtime::cluster::config::{load, PROPERTIES_ENV};
-
 const USAGE: &str = "Usage: strom-taskmanager [--config PATH] [-D key=value]...";
 
 fn main() {
-    init_tracing();
-    let properties = std::env::var(PROPERTIES_ENV).ok();
-    let loaded = match load(std::env::args().skip(1), properties.as_deref()) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {}\n{USAGE}", e.report());
-            std::process::exit(2);
-        }
-    };
-    match loaded.rest.first().map(String::as_str) {
-        None => {}
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
-            return;
-        }
-        Some(other) => {
-            eprintln!("error: unexpected argument '{other}'\n{USAGE}");
-            std::process::exit(2);
-        }
-    }
+    let loaded = strom_runtime::cluster::config::start_process(USAGE, <[String]>::is_empty);
     let settings = match strom_taskmanager::Settings::from_config(&loaded.config) {
         Ok(s) => s,
         Err(e) => {
@@ -45,11 +24,4 @@ fn main() {
         }
     };
     runtime.block_on(strom_taskmanager::run(settings));
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

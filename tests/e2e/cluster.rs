@@ -93,11 +93,16 @@ fn task_manager_killed_mid_run_is_replaced_and_the_output_is_exact() {
     assert!(!cluster.workers_of(0).is_empty(), "slots are spread: TaskManager 0 runs a worker");
     cluster.kill_task_manager(0);
     cluster.start_task_manager();
-    let state = cluster.wait_for_end(&job);
-    assert_eq!(state, "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_recovered_exactly(&cluster, &job, &want, &out);
+}
+
+/// The job finished after a recorded failover, and its committed output is exactly `want`.
+/// A restart from anything but the latest checkpoint would repeat or lose committed lines.
+fn assert_recovered_exactly(cluster: &Cluster, job: &str, want: &[String], out: &Path) {
+    assert_eq!(cluster.wait_for_end(job), "FINISHED", "logs in {}", cluster.dir.path().display());
     let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
     assert!(!exceptions["exceptionHistory"]["entries"].as_array().unwrap().is_empty(), "the failover is recorded: {exceptions}");
-    assert_eq!(committed_lines(&out), want);
+    assert_eq!(committed_lines(out), want);
 }
 
 #[test]
@@ -109,11 +114,9 @@ fn worker_killed_mid_run_restarts_from_the_latest_checkpoint_and_the_output_is_e
     let workers = cluster.workers_of(1);
     assert_eq!(workers.len(), 1, "one worker per job on each TaskManager");
     Command::new("kill").args(["-9", &workers[0].to_string()]).status().unwrap();
-    let state = cluster.wait_for_end(&job);
-    assert_eq!(state, "FINISHED", "logs in {}", cluster.dir.path().display());
-    let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
-    assert!(!exceptions["exceptionHistory"]["entries"].as_array().unwrap().is_empty(), "the failover is recorded: {exceptions}");
-    assert_eq!(committed_lines(&out), want);
+    assert_recovered_exactly(&cluster, &job, &want, &out);
+    // A crashing job is a failed task, not a dead TaskManager.
+    assert_eq!(cluster.registered_task_managers(), 2);
 }
 
 #[test]
@@ -223,4 +226,17 @@ fn the_flink_cli_lists_savepoints_stops_and_cancels_jobs() {
     let cancelled = cluster.flink(&["cancel", &slow_job]);
     assert!(cancelled.contains(&format!("Cancelled job {slow_job}")), "{cancelled}");
     cluster.wait_for("the job to be canceled", |c| (c.job_state(&slow_job) == "CANCELED").then_some(()));
+}
+
+#[test]
+fn a_job_without_enough_slots_waits_then_fails_saying_how_many_it_needed() {
+    let cluster = LocalCluster::start(1, 2, &["slot.request.timeout=1s"]);
+    let binary = cluster.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+    let (args, _, _) = window_count_job(cluster.dir.path(), 100, 1_000);
+    let job = cluster.submit(&binary, 3, None, &args);
+    assert_eq!(cluster.wait_for_end(&job), "FAILED");
+    let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
+    let root = exceptions["root-exception"].as_str().unwrap_or_default();
+    assert!(root.contains("could not get 3 slots") && root.contains("2 of 2 slots are free"), "{exceptions}");
+    assert_eq!(cluster.get(&format!("/jobs/{job}"))["timestamps"]["RUNNING"], 0, "it never ran (Flink shows 0 for states not reached)");
 }

@@ -147,6 +147,29 @@ pub fn load(args: impl IntoIterator<Item = String>, properties: Option<&str>) ->
     Ok(ProcessArgs { config, config_file, rest })
 }
 
+/// What a cluster process (`strom-jobmanager`, `strom-taskmanager`) does first: logs to
+/// stderr (filtered by `RUST_LOG`, default `info`), then [`load`]s its configuration from its
+/// command line and [`PROPERTIES_ENV`]. `--help` prints `usage` and exits with 0; an invalid
+/// configuration or an argument other than those `accepts` prints the error and `usage` and
+/// exits with 2.
+pub fn start_process(usage: &str, accepts: impl Fn(&[String]) -> bool) -> ProcessArgs {
+    crate::job::invocation::init_tracing("info");
+    let properties = std::env::var(PROPERTIES_ENV).ok();
+    let exit = |message: String| -> ! {
+        eprintln!("error: {message}\n{usage}");
+        std::process::exit(2)
+    };
+    let loaded = load(std::env::args().skip(1), properties.as_deref()).unwrap_or_else(|e| exit(e.report()));
+    if matches!(loaded.rest.first().map(String::as_str), Some("-h" | "--help")) {
+        println!("{usage}");
+        std::process::exit(0);
+    }
+    if !accepts(&loaded.rest) {
+        exit(format!("unexpected arguments: {}", loaded.rest.join(" ")));
+    }
+    loaded
+}
+
 /// Adds the keys of a YAML document to `config`.
 pub fn merge_yaml(config: &mut Configuration, text: &str, source: &str) -> Result<()> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| Error::Usage(format!("{source} is not valid YAML: {e}")))?;

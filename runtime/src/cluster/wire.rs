@@ -33,11 +33,25 @@ pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T> {
 
 /// Writes one frame holding `payload`.
 pub fn write_payload(w: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
+    w.write_all(&length_prefix(payload)?)?;
+    w.write_all(payload)
+}
+
+/// The 4-byte prefix of a frame holding `payload`, or an error if it is over [`MAX_FRAME`].
+fn length_prefix(payload: &[u8]) -> std::io::Result<[u8; 4]> {
     if payload.len() > MAX_FRAME {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("frame of {} bytes is over the limit", payload.len())));
     }
-    w.write_all(&(payload.len() as u32).to_be_bytes())?;
-    w.write_all(payload)
+    Ok((payload.len() as u32).to_be_bytes())
+}
+
+/// The payload length a frame's prefix announces, or an error if it is over [`MAX_FRAME`].
+fn announced_length(prefix: [u8; 4]) -> std::io::Result<usize> {
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {len} bytes is over the limit")));
+    }
+    Ok(len)
 }
 
 /// Writes `msg` as one frame.
@@ -54,11 +68,7 @@ pub fn read_payload(r: &mut impl Read) -> std::io::Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {len} bytes is over the limit")));
-    }
-    let mut payload = vec![0; len];
+    let mut payload = vec![0; announced_length(len)?];
     r.read_exact(&mut payload)?;
     Ok(Some(payload))
 }
@@ -76,7 +86,7 @@ pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>> {
 pub mod tokio_io {
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-    use super::MAX_FRAME;
+    use super::{announced_length, length_prefix};
 
     /// Reads one frame's payload; `None` when the peer closed the connection between frames.
     pub async fn read_payload(r: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Option<Vec<u8>>> {
@@ -86,24 +96,14 @@ pub mod tokio_io {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(e),
         }
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_FRAME {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {len} bytes is over the limit")));
-        }
-        let mut payload = vec![0; len];
+        let mut payload = vec![0; announced_length(len)?];
         r.read_exact(&mut payload).await?;
         Ok(Some(payload))
     }
 
     /// Writes one frame holding `payload`.
     pub async fn write_payload(w: &mut (impl AsyncWrite + Unpin), payload: &[u8]) -> std::io::Result<()> {
-        if payload.len() > MAX_FRAME {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("frame of {} bytes is over the limit", payload.len()),
-            ));
-        }
-        w.write_all(&(payload.len() as u32).to_be_bytes()).await?;
+        w.write_all(&length_prefix(payload)?).await?;
         w.write_all(payload).await?;
         w.flush().await
     }

@@ -103,7 +103,7 @@ Runtime options (any job):
 /// })
 /// ```
 pub fn main(usage: &str, job: impl FnOnce(&StreamEnv) -> Result<()>) -> ! {
-    init_tracing();
+    init_tracing("warn");
     let program = std::env::args().next().and_then(|p| p.rsplit('/').next().map(str::to_string)).unwrap_or_else(|| "job".into());
     let invocation = Invocation::parse(std::env::args().skip(1));
     let code = match invocation {
@@ -145,9 +145,11 @@ pub(crate) fn report_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Logs to stderr (stdout belongs to the job's output), filtered by `RUST_LOG`.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+/// Logs to stderr (stdout belongs to a job's output), filtered by `RUST_LOG`, else at
+/// `default_level`.
+pub(crate) fn init_tracing(default_level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
