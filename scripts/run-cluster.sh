@@ -48,6 +48,6 @@ echo "== submitting state-machine ($events events, parallelism 2); alerts go to 
 echo "== alerts for invalid transitions:"
 cat "$data"/alerts/* 2>/dev/null | head -n 20 || true
 echo
-echo "== the cluster runs on: REST API and web UI http://localhost:$rest_port (try: $bin/strom list -m localhost:$rest_port)"
+echo "== the cluster runs on: REST API http://localhost:$rest_port (try: $bin/strom list -m localhost:$rest_port)"
 echo "== Ctrl-C stops it"
 wait "${pids[0]}"
