@@ -118,10 +118,15 @@ async fn task_manager(
             let msg = decode::<FromTaskManager>(&payload).map_err(std::io::Error::other)?;
             match msg {
                 FromTaskManager::Heartbeat => {
-                    if let Some(tm) = cluster.resources().tms.get_mut(&id).filter(|t| t.session == session) {
-                        tm.last_heartbeat = Instant::now();
-                        tm.last_heartbeat_ms = now_ms();
-                    }
+                    let mut resources = cluster.resources();
+                    let Some(tm) = resources.tms.get_mut(&id).filter(|t| t.session == session) else {
+                        // Declared lost after missing its heartbeats (a pause, not a crash):
+                        // closing the connection makes it stop its workers and register anew.
+                        tracing::warn!(taskmanager = %id, "heartbeat from a TaskManager that was declared lost; closing its connection");
+                        break;
+                    };
+                    tm.last_heartbeat = Instant::now();
+                    tm.last_heartbeat_ms = now_ms();
                 }
                 FromTaskManager::FetchBlob { hash } => send_blob(&cluster, &tx, hash).await,
                 FromTaskManager::WorkerExited { job_id, attempt, worker, code, message } => {

@@ -240,3 +240,22 @@ fn a_job_without_enough_slots_waits_then_fails_saying_how_many_it_needed() {
     assert!(root.contains("could not get 3 slots") && root.contains("2 of 2 slots are free"), "{exceptions}");
     assert_eq!(cluster.get(&format!("/jobs/{job}"))["timestamps"]["RUNNING"], 0, "it never ran (Flink shows 0 for states not reached)");
 }
+
+#[test]
+fn a_task_manager_that_misses_its_heartbeats_is_lost_then_registers_again() {
+    let options = ["heartbeat.timeout=2s", "restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.delay=100ms"];
+    let cluster = LocalCluster::start(2, 2, &options);
+    let binary = cluster.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 15_000);
+    let job = cluster.submit(&binary, 2, None, &with_checkpoints(args, "100ms"));
+    cluster.wait_for("a completed checkpoint", |c| (c.completed_checkpoints(&job) >= 2).then_some(()));
+    let paused = (0..2).find(|&n| !cluster.workers_of(n).is_empty()).expect("a TaskManager runs the job");
+    let pid = cluster.tms[paused].as_ref().expect("running").0.id().to_string();
+    // SIGSTOP: the connection stays open, only the heartbeats stop.
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    cluster.wait_for("the paused TaskManager to be lost", |c| (c.registered_task_managers() == 1).then_some(()));
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert_eq!(cluster.wait_for_end(&job), "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
+    cluster.wait_for("the resumed TaskManager to register again", |c| (c.registered_task_managers() == 2).then_some(()));
+}
