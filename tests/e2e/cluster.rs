@@ -6,9 +6,10 @@
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::exactly_once::committed_lines;
-use crate::local_cluster::{http, LocalCluster};
+use crate::local_cluster::{http, stripped_copy, LocalCluster};
 use crate::window_count::{events, simulate, Windows};
 
 /// A cluster for window-count jobs: fast heartbeats and restarts, two slots per TaskManager.
@@ -258,4 +259,23 @@ fn a_task_manager_that_misses_its_heartbeats_is_lost_then_registers_again() {
     assert_eq!(cluster.wait_for_end(&job), "FINISHED", "logs in {}", cluster.dir.path().display());
     assert_eq!(committed_lines(&out), want);
     cluster.wait_for("the resumed TaskManager to register again", |c| (c.registered_task_managers() == 2).then_some(()));
+}
+
+#[test]
+fn an_application_cluster_runs_its_job_and_exits_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (args, want, out) = window_count_job(dir.path(), 20_000, 0);
+    let binary = stripped_copy(Path::new(env!("CARGO_BIN_EXE_window-count")), dir.path());
+    let job = ["--job".to_string(), format!("local://{}", binary.display()), "-p".to_string(), "2".to_string()];
+    let mut cluster = LocalCluster::start_with(1, 2, &[], &job.into_iter().chain(args).collect::<Vec<_>>());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = cluster.jm.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the JobManager did not exit; logs in {}", cluster.dir.path().display());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}; logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
 }

@@ -53,12 +53,19 @@ impl LocalCluster {
     /// A JobManager with `jm_options` (`-D` pairs) and `task_managers` TaskManagers of
     /// `slots` slots each, all registered.
     pub(crate) fn start(task_managers: usize, slots: u32, jm_options: &[&str]) -> Self {
+        Self::start_with(task_managers, slots, jm_options, &[])
+    }
+
+    /// As [`start`](Self::start), with `jm_args` after the JobManager's options (`--job
+    /// local:///path args...` for an application cluster).
+    pub(crate) fn start_with(task_managers: usize, slots: u32, jm_options: &[&str], jm_args: &[String]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("jobmanager.log")).unwrap();
         let mut jm = Command::new(workspace_bin("strom-jobmanager"))
             .current_dir(dir.path())
             .args(["-D", "rest.port=0", "-D", "jobmanager.rpc.port=0", "-D", "jobmanager.rpc.address=127.0.0.1"])
             .args(jm_options.iter().flat_map(|o| ["-D", o]))
+            .args(jm_args)
             .stderr(Stdio::piped())
             .spawn()
             .expect("the JobManager starts");
@@ -84,7 +91,10 @@ impl LocalCluster {
         for _ in 0..task_managers {
             cluster.start_task_manager();
         }
-        cluster.wait_for("every TaskManager to register", |c| (c.registered_task_managers() == task_managers).then_some(()));
+        // An application cluster may have run its job and exited by then.
+        if jm_args.is_empty() {
+            cluster.wait_for("every TaskManager to register", |c| (c.registered_task_managers() == task_managers).then_some(()));
+        }
         cluster
     }
 
@@ -184,13 +194,18 @@ impl LocalCluster {
     /// A copy of `binary` in the cluster's directory without debug info (uploads and fetches
     /// of 13 MB instead of 400).
     pub(crate) fn job_binary(&self, binary: &Path) -> PathBuf {
-        let copy = self.dir.path().join(binary.file_name().expect("a file name"));
-        let stripped = Command::new("objcopy").arg("--strip-debug").arg(binary).arg(&copy).status();
-        if !stripped.is_ok_and(|s| s.success()) {
-            std::fs::copy(binary, &copy).unwrap();
-        }
-        copy
+        stripped_copy(binary, self.dir.path())
     }
+}
+
+/// A copy of `binary` in `dir` without debug info.
+pub(crate) fn stripped_copy(binary: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join(binary.file_name().expect("a file name"));
+    let stripped = Command::new("objcopy").arg("--strip-debug").arg(binary).arg(&copy).status();
+    if !stripped.is_ok_and(|s| s.success()) {
+        std::fs::copy(binary, &copy).unwrap();
+    }
+    copy
 }
 
 /// Resident memory of a process, in KiB (`VmRSS`).
