@@ -17,8 +17,30 @@
 //! assert_eq!(out.sorted(), vec!["a", "b", "b"]);
 //! ```
 
+mod mini_cluster;
+
 pub use strom_connectors as connectors;
 pub use strom_runtime::*;
+
+/// Runs a job binary, as [`strom_runtime::main`] does, with `local` mode on the embedded mini
+/// cluster: the JobManager and a TaskManager of the real cluster in this process, so that a job
+/// runs locally on the same code paths as on a cluster. Exits with 0 (success), 1 (the job
+/// failed) or 2 (bad arguments or configuration).
+///
+/// ```no_run
+/// // The whole `main` of a job binary:
+/// strom::main("--count N", |env| {
+///     let n: u64 = env.args().required("count")?;
+///     env.from_collection((0..n).collect()).map(|x: u64| x * x).sink(strom::CollectSink::new());
+///     env.execute("squares").map(drop)
+/// })
+/// ```
+pub fn main(usage: &str, job: impl FnOnce(&StreamEnv) -> Result<()>) -> ! {
+    strom_runtime::main(usage, |env| {
+        env.set_local_executor(std::sync::Arc::new(mini_cluster::MiniCluster));
+        job(env)
+    })
+}
 
 /// What a job usually needs, in one import: the runtime's prelude and the connectors.
 pub mod prelude {

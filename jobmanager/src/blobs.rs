@@ -13,9 +13,9 @@ pub(crate) struct BlobStore {
 }
 
 impl BlobStore {
-    pub(crate) fn open(dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self { dir })
+    /// The store in `dir`, created with the first binary put into it.
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self { dir }
     }
 
     pub(crate) fn path(&self, hash: &str) -> Option<PathBuf> {
@@ -28,6 +28,7 @@ impl BlobStore {
         let hash = sha256_file(file)?;
         let target = self.dir.join(&hash);
         if !target.is_file() {
+            std::fs::create_dir_all(&self.dir)?;
             let tmp = self.dir.join(format!(".{hash}.{}.tmp", std::process::id()));
             std::fs::copy(file, &tmp)?;
             std::fs::rename(&tmp, &target)?;
@@ -58,7 +59,7 @@ mod tests {
     #[test]
     fn blobs_are_stored_once_by_content_and_hashes_are_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path().join("blobs")).unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
         let file = dir.path().join("job");
         std::fs::write(&file, b"abc").unwrap();
         let hash = store.put(&file).unwrap();

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -146,17 +146,26 @@ pub struct Job {
     pub status: Mutex<JobStatus>,
     pub(crate) events: Sender<JobEvent>,
     pub(crate) fingerprint: u64,
+    /// Signalled when the job reaches a terminal state.
+    ended: Condvar,
+    /// The error the job failed with, for [`take_error`](Job::take_error).
+    error: Mutex<Option<Error>>,
+}
+
+/// What a job is started with.
+pub(crate) struct JobSpec {
+    pub(crate) id: String,
+    pub(crate) graph: JobGraph,
+    /// sha256 of the job binary (empty for a job built in this process).
+    pub(crate) blob: String,
+    pub(crate) binary_name: String,
+    pub(crate) args: Vec<String>,
+    pub(crate) initial_restore: Option<RestoreSpec>,
 }
 
 impl Job {
-    pub(crate) fn new(
-        id: String,
-        graph: JobGraph,
-        blob: String,
-        binary_name: String,
-        args: Vec<String>,
-        initial_restore: Option<RestoreSpec>,
-    ) -> (Arc<Self>, Receiver<JobEvent>) {
+    pub(crate) fn new(spec: JobSpec) -> (Arc<Self>, Receiver<JobEvent>) {
+        let JobSpec { id, graph, blob, binary_name, args, initial_restore } = spec;
         let (events, rx) = crossbeam_channel::unbounded();
         let mut config = Configuration::default();
         for (k, v) in &graph.config {
@@ -188,6 +197,8 @@ impl Job {
             start_time,
             status: Mutex::new(status),
             events,
+            ended: Condvar::new(),
+            error: Mutex::new(None),
         };
         (Arc::new(job), rx)
     }
@@ -206,6 +217,7 @@ impl Job {
             status.timestamps.insert(state.as_str(), now_ms());
             if state.is_terminal() {
                 status.end_time = now_ms();
+                self.ended.notify_all();
             }
         }
     }
@@ -216,6 +228,18 @@ impl Job {
             _ => None,
         };
         self.status().exceptions.push(ExceptionEntry { timestamp: now_ms(), message: error.report(), task, taskmanager });
+    }
+
+    /// Waits at most `timeout` for the job to end; returns its state then.
+    pub fn wait_for_end(&self, timeout: Duration) -> JobState {
+        let status = self.status();
+        let (status, _) = self.ended.wait_timeout_while(status, timeout, |s| !s.state.is_terminal()).unwrap_or_else(|e| e.into_inner());
+        status.state
+    }
+
+    /// The error a failed job failed with (once; later calls get `None`).
+    pub fn take_error(&self) -> Option<Error> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Asks the job to cancel.
@@ -235,7 +259,7 @@ pub(crate) fn run_job(cluster: Arc<Cluster>, job: Arc<Job>, events: Receiver<Job
     let checkpointing = job.config.get_duration(strom_runtime::keys::CHECKPOINTING_INTERVAL).ok().flatten().is_some_and(|d| !d.is_zero());
     let mut strategy = match RestartStrategy::from_config(&job.config, checkpointing) {
         Ok(s) => s,
-        Err(e) => return fail(&job, &e),
+        Err(e) => return fail(&job, e),
     };
     let storage = CheckpointStorage::new(checkpoints_dir(&job.config), &job.id);
     let mut restore = job.initial_restore.clone();
@@ -264,14 +288,14 @@ pub(crate) fn run_job(cluster: Arc<Cluster>, job: Arc<Job>, events: Receiver<Job
             RestartDecision::Restart { after } => after,
             RestartDecision::Fail { reason } => {
                 tracing::error!(job_id = %job.id, reason = %reason, "not restarting the job");
-                return fail(&job, &error);
+                return fail(&job, error);
             }
         };
         job.set_state(JobState::Restarting);
         restore = match storage.latest_valid() {
             Ok(Some((_, dir))) => Some(RestoreSpec { path: dir, allow_non_restored: false }),
             Ok(None) => job.initial_restore.clone(),
-            Err(e) => return fail(&job, &e),
+            Err(e) => return fail(&job, e),
         };
         tracing::info!(job_id = %job.id, delay_ms = after.as_millis() as u64, restore = ?restore.as_ref().map(|r| &r.path), strategy = %strategy, "restarting the job");
         // The strategy's delay, during which a cancel still ends the job.
@@ -291,8 +315,9 @@ pub(crate) fn run_job(cluster: Arc<Cluster>, job: Arc<Job>, events: Receiver<Job
     }
 }
 
-fn fail(job: &Job, error: &Error) {
+fn fail(job: &Job, error: Error) {
     job.status().failure = Some(error.report());
+    *job.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     job.set_state(JobState::Failed);
 }
 

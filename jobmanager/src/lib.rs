@@ -19,6 +19,8 @@ mod rpc;
 
 pub use job::{ExceptionEntry, Job, JobState, JobStatus, Operation};
 
+use crate::job::JobSpec;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,7 +80,7 @@ impl Cluster {
             Some(dir) => absolute(dir).join("blobs"),
             None => data.join("blobs"),
         };
-        let blobs = BlobStore::open(blob_dir.clone()).map_err(|e| Error::io("creating the blob directory", &blob_dir, e))?;
+        let blobs = BlobStore::new(blob_dir);
         let mut job_config = Configuration::default();
         job_config.set(strom_runtime::keys::CHECKPOINTS_DIRECTORY, data.join("checkpoints").display().to_string());
         job_config.set(strom_runtime::keys::SAVEPOINT_DIRECTORY, data.join("savepoints").display().to_string());
@@ -202,12 +204,32 @@ impl Cluster {
             path: PathBuf::from(p.strip_prefix("file://").or_else(|| p.strip_prefix("file:")).unwrap_or(p)),
             allow_non_restored: submission.allow_non_restored_state,
         });
-        if let Some(r) = &initial_restore {
+        let name = binary.file_name().map_or_else(|| "job".to_string(), |n| n.to_string_lossy().into_owned());
+        self.start_job(JobSpec { id: new_job_id(), graph, blob, binary_name: name, args, initial_restore })
+    }
+
+    /// Starts a job whose graph was built in this process (the embedded mini cluster of a job
+    /// binary's `local` mode): its workers are started by a TaskManager of this process, which
+    /// runs them on threads, so there is no binary to store.
+    pub fn submit_embedded(self: &Arc<Self>, id: &str, graph: JobGraph, restore: Option<RestoreSpec>) -> Result<Arc<Job>> {
+        let name = graph.job.clone();
+        self.start_job(JobSpec {
+            id: id.to_string(),
+            graph,
+            blob: String::new(),
+            binary_name: name,
+            args: Vec::new(),
+            initial_restore: restore,
+        })
+    }
+
+    /// Registers a job and starts its JobMaster thread.
+    fn start_job(self: &Arc<Self>, spec: JobSpec) -> Result<Arc<Job>> {
+        if let Some(r) = &spec.initial_restore {
             strom_runtime::checkpoint::CheckpointStorage::resolve_restore_path(&r.path)?;
         }
-        let id = new_job_id();
-        let name = binary.file_name().map_or_else(|| "job".to_string(), |n| n.to_string_lossy().into_owned());
-        let (job, events) = Job::new(id.clone(), graph, blob, name, args, initial_restore);
+        let id = spec.id.clone();
+        let (job, events) = Job::new(spec);
         self.jobs_lock().insert(id.clone(), job.clone());
         tracing::info!(job_id = %id, job = %job.name, slots = job.graph.slots_needed(), "job submitted");
         let cluster = self.clone();
@@ -315,6 +337,17 @@ impl JobManager {
     /// Binds the RPC port (`jobmanager.rpc.port`, 6123) and the REST port (`rest.port`, 8081)
     /// and serves both on the current tokio runtime.
     pub async fn start(config: Configuration) -> Result<Self> {
+        let (cluster, rpc) = Self::start_embedded(config).await?;
+        let rest = dispatch::serve(cluster.clone()).await?;
+        tracing::info!(rpc = %rpc, rest = %rest, "JobManager started");
+        Ok(Self { cluster, rpc, rest })
+    }
+
+    /// A JobManager without the REST API, for the embedded mini cluster of a job binary's
+    /// `local` mode: binds the RPC port (`jobmanager.rpc.address`, `jobmanager.rpc.port`),
+    /// serves it and watches heartbeats on the current tokio runtime. Returns the shared state
+    /// and the RPC address.
+    pub async fn start_embedded(config: Configuration) -> Result<(Arc<Cluster>, SocketAddr)> {
         let rpc_host = config.get(keys::JOBMANAGER_RPC_ADDRESS).unwrap_or("localhost").to_string();
         let rpc_port = config.get_non_negative(keys::JOBMANAGER_RPC_PORT)?.unwrap_or(6123) as u16;
         let bind_host = if rpc_host == "localhost" { "127.0.0.1".to_string() } else { "0.0.0.0".to_string() };
@@ -333,9 +366,7 @@ impl JobManager {
                 monitor.check_heartbeats();
             }
         });
-        let rest = dispatch::serve(cluster.clone()).await?;
-        tracing::info!(rpc = %rpc, rest = %rest, "JobManager started");
-        Ok(Self { cluster, rpc, rest })
+        Ok((cluster, rpc))
     }
 
     /// Where TaskManagers connect.

@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -47,6 +48,30 @@ pub struct Settings {
     pub id: String,
     /// The host reported to the JobManager.
     pub host: Option<String>,
+    /// How workers run.
+    pub launcher: Launcher,
+}
+
+/// How a TaskManager runs the workers of a job.
+#[derive(Clone, Default)]
+pub enum Launcher {
+    /// The job binary in worker mode, as a child process (fetched from the JobManager by its
+    /// hash): a crashing job cannot take the TaskManager down.
+    #[default]
+    Process,
+    /// A function of the embedded mini cluster that runs a worker on the calling thread
+    /// ([`EmbeddedJob::run_worker`](strom_runtime::cluster::EmbeddedJob::run_worker)); the
+    /// TaskManager calls it on a thread of its own.
+    InProcess(Arc<dyn Fn(WorkerSpec) -> Result<()> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Launcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Launcher::Process => "Process",
+            Launcher::InProcess(_) => "InProcess",
+        })
+    }
 }
 
 impl Settings {
@@ -69,6 +94,7 @@ impl Settings {
             work_dir,
             id,
             host: config.get(keys::TASKMANAGER_HOST).map(str::to_string),
+            launcher: Launcher::Process,
         })
     }
 }
@@ -82,9 +108,12 @@ fn random_u64() -> u64 {
 
 /// Runs until the process is killed: connects (and reconnects) to the JobManager.
 pub async fn run(settings: Settings) {
-    if let Err(e) = std::fs::create_dir_all(settings.work_dir.join("blobs")) {
-        eprintln!("error: creating the working directory {}: {e}", settings.work_dir.display());
-        std::process::exit(1);
+    // Workers on threads keep nothing on disk here.
+    if matches!(settings.launcher, Launcher::Process) {
+        if let Err(e) = std::fs::create_dir_all(settings.work_dir.join("blobs")) {
+            eprintln!("error: creating the working directory {}: {e}", settings.work_dir.display());
+            std::process::exit(1);
+        }
     }
     let mut waiting_logged = false;
     loop {
@@ -189,6 +218,12 @@ async fn session(settings: &Settings, stream: TcpStream) -> Result<()> {
                             continue;
                         }
                         running.insert(key, Running { kill: None, killed: false });
+                        if let Launcher::InProcess(run) = &settings.launcher {
+                            // Nothing to fetch; a cancel reaches the worker as the JobMaster
+                            // closing its connection.
+                            start_in_process(run.clone(), start, local_tx.clone());
+                            continue;
+                        }
                         let (chunks_tx, chunks_rx) = mpsc::unbounded_channel();
                         let fetch = !blob_path(settings, &start.blob).is_file();
                         if fetch {
@@ -328,14 +363,35 @@ fn set_executable(path: &Path) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io("making executable", path, e))
 }
 
-fn spawn_worker(settings: &Settings, start: &StartWorker, binary: &Path) -> Result<Child> {
-    let spec = WorkerSpec {
+fn worker_spec(start: &StartWorker, in_process: bool) -> WorkerSpec {
+    WorkerSpec {
         jobmanager: start.jobmanager.clone(),
         job_id: start.job_id.clone(),
         attempt: start.attempt,
         worker: start.worker,
-        watch_stdin: true,
-    };
+        watch_stdin: !in_process,
+        in_process,
+    }
+}
+
+/// Runs a worker on a thread of this process; its end is reported like a process's exit.
+fn start_in_process(run: Arc<dyn Fn(WorkerSpec) -> Result<()> + Send + Sync>, start: StartWorker, local: mpsc::UnboundedSender<Local>) {
+    let name = format!("worker-{}-{}", start.attempt, start.worker);
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        let result = run(worker_spec(&start, true));
+        let (code, message) = match result {
+            Ok(()) => (Some(0), "finished".to_string()),
+            Err(e) => (Some(1), e.report()),
+        };
+        let _ = local.send(Local::Exited { job_id: start.job_id, attempt: start.attempt, worker: start.worker, code, message });
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start a worker thread");
+    }
+}
+
+fn spawn_worker(settings: &Settings, start: &StartWorker, binary: &Path) -> Result<Child> {
+    let spec = worker_spec(start, false);
     let spec = serde_json::to_string(&spec).map_err(|e| Error::Serialization(e.to_string()))?;
     let log_path = worker_log(settings, start);
     let logs = log_path.parent().expect("log files are in a directory");

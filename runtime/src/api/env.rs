@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::DataStream;
 use crate::checkpoint::coordinator::CheckpointConfig;
+use crate::cluster::{EmbeddedJob, LocalExecutor};
 use crate::config::{self, Configuration};
 use crate::error::{Error, Result};
 use crate::exchange::ExchangeConfig;
@@ -46,6 +47,8 @@ pub(crate) struct EnvInner {
     pub(crate) clock: Arc<dyn Clock>,
     /// Errors found while building the graph, reported by `execute`.
     pub(crate) errors: Vec<String>,
+    /// Runs `local` mode's jobs instead of the in-process driver (the embedded mini cluster).
+    pub(crate) local_executor: Option<Arc<dyn LocalExecutor>>,
 }
 
 /// The context of a job: collects its dataflow and runs it (Flink's
@@ -89,7 +92,8 @@ impl StreamEnv {
     }
 
     pub(crate) fn build(config: Configuration, mode: RunMode, args: JobArgs) -> Self {
-        let inner = EnvInner { nodes: Vec::new(), config, mode, args, clock: Arc::new(SystemClock), errors: Vec::new() };
+        let inner =
+            EnvInner { nodes: Vec::new(), config, mode, args, clock: Arc::new(SystemClock), errors: Vec::new(), local_executor: None };
         Self { inner: Rc::new(RefCell::new(inner)) }
     }
 
@@ -135,6 +139,14 @@ impl StreamEnv {
     /// How the binary was started.
     pub fn mode(&self) -> RunMode {
         self.inner.borrow().mode
+    }
+
+    /// Runs this environment's jobs in `local` mode with `executor` instead of the runtime's
+    /// own in-process driver. The `strom` crate's `main` installs the embedded mini cluster
+    /// (a JobManager and a TaskManager in this process) this way; see
+    /// [`LocalExecutor`](crate::cluster::LocalExecutor).
+    pub fn set_local_executor(&self, executor: Arc<dyn LocalExecutor>) {
+        self.inner.borrow_mut().local_executor = Some(executor);
     }
 
     /// Adds a parallel source; every subtask gets a clone of `source`.
@@ -239,9 +251,13 @@ impl StreamEnv {
         let job_id = new_job_id();
         let (requests_tx, requests) = crossbeam_channel::unbounded();
         let id = job_id.clone();
+        let executor = self.inner.borrow().local_executor.clone();
         let handle = std::thread::Builder::new()
             .name(format!("job {job_name}"))
-            .spawn(move || run_with_failover(graph, nodes, settings, strategy, &id, &requests))
+            .spawn(move || match executor {
+                Some(executor) => executor.run(EmbeddedJob::new(graph, nodes, settings, id), requests),
+                None => run_with_failover(graph, nodes, settings, strategy, &id, &requests),
+            })
             .map_err(|e| Error::io("spawning", "the job's driver thread", e))?;
         Ok(JobClient::new(job_id, requests_tx, handle))
     }

@@ -188,7 +188,7 @@ pub(crate) struct CheckpointCoordinator {
 
 /// A savepoint someone asked for.
 #[derive(Debug)]
-pub(crate) struct SavepointRequest {
+pub struct SavepointRequest {
     /// Target directory; `state.savepoints.dir/savepoint-…` when absent.
     pub(crate) dir: Option<PathBuf>,
     /// Stop the job after it.

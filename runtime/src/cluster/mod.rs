@@ -8,12 +8,15 @@
 
 #[cfg(feature = "cluster")]
 pub mod config;
+mod embedded;
 mod master;
 pub mod messages;
 mod remote;
 pub mod wire;
 pub(crate) mod worker;
 
+pub use crate::checkpoint::coordinator::SavepointRequest;
+pub use embedded::{EmbeddedJob, LocalExecutor};
 pub use master::{is_recoverable, AttemptResult, AttemptSpec, JobMasterAttempt};
 pub use messages::{
     FromTaskManager, Hello, HelloReply, RestoreSpec, StartWorker, ToTaskManager, WorkerHello, PROTOCOL_VERSION, WORKER_ENV,

@@ -44,6 +44,11 @@ pub struct WorkerSpec {
     pub worker: u32,
     /// Exit when stdin closes (the TaskManager holds its write end).
     pub watch_stdin: bool,
+    /// The worker runs on threads of the process that built the job (the embedded mini
+    /// cluster of `local` mode): when the JobManager's connection closes it cancels its tasks
+    /// and returns, instead of ending the process.
+    #[serde(default)]
+    pub in_process: bool,
 }
 
 impl WorkerSpec {
@@ -80,7 +85,7 @@ fn watch_stdin() {
     });
 }
 
-fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec: &WorkerSpec) -> Result<()> {
+pub(super) fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec: &WorkerSpec) -> Result<()> {
     let rpc_err = |what: &str, e: std::io::Error| Error::Rpc(format!("{what} the JobManager at {}: {e}", spec.jobmanager));
     let mut jm = TcpStream::connect(&spec.jobmanager).map_err(|e| rpc_err("connecting to", e))?;
     jm.set_nodelay(true).map_err(|e| rpc_err("configuring the connection to", e))?;
@@ -162,12 +167,14 @@ fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec:
     drop((done_tx, events_tx));
     let task_count = controls.len();
     let finishing = Arc::new(AtomicBool::new(false));
-    start_control_reader(reader, controls, finishing.clone());
+    let on_close = if spec.in_process { ConnectionClosed::CancelTasks(cancel.clone()) } else { ConnectionClosed::ExitProcess };
+    start_control_reader(reader, controls, finishing.clone(), on_close);
     let uploader = spawn_uploader(events_rx, &settings.checkpoints.checkpoints_dir, &spec.job_id)?;
     let mut out = std::io::BufWriter::new(jm);
     let mut ended = 0;
     let never = crossbeam_channel::never();
     let mut acks = &uploader.acks;
+    let mut failure = None;
     while ended < task_count {
         let report = crossbeam_channel::select! {
             recv(done_rx) -> msg => {
@@ -198,14 +205,27 @@ fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec:
             // The JobMaster may close the connection once it has this last report.
             finishing.store(true, Ordering::SeqCst);
         }
-        write_frame(&mut out, &report)?;
-        out.flush().map_err(|e| rpc_err("writing to", e))?;
+        if let Err(e) = write_frame(&mut out, &report).and_then(|()| out.flush().map_err(|e| rpc_err("writing to", e))) {
+            // Nobody coordinates the tasks any more.
+            cancel.store(true, Ordering::SeqCst);
+            failure = Some(e);
+            break;
+        }
     }
     for h in handles {
         let _ = h.join();
     }
     drop(uploader);
-    Ok(())
+    failure.map_or(Ok(()), Err)
+}
+
+/// What a worker does when the JobManager closes its connection before the worker is done:
+/// the attempt is over for it.
+enum ConnectionClosed {
+    /// A worker process ends (its tasks with it).
+    ExitProcess,
+    /// A worker on threads of the job's own process cancels its tasks.
+    CancelTasks(Arc<AtomicBool>),
 }
 
 /// Tags a task's result with its key.
@@ -219,7 +239,12 @@ fn forward_result(key: TaskKey, done: Receiver<TaskResult>, to: Sender<(TaskKey,
 
 /// Delivers the JobMaster's control messages to the tasks; exits the process when the
 /// JobManager's connection closes (the attempt is over for us).
-fn start_control_reader(mut reader: BufReader<TcpStream>, controls: BTreeMap<TaskKey, Sender<Control>>, finishing: Arc<AtomicBool>) {
+fn start_control_reader(
+    mut reader: BufReader<TcpStream>,
+    controls: BTreeMap<TaskKey, Sender<Control>>,
+    finishing: Arc<AtomicBool>,
+    on_close: ConnectionClosed,
+) {
     let _ = std::thread::Builder::new().name("jobmaster-in".into()).spawn(move || loop {
         match read_frame::<WorkerCommand>(&mut reader) {
             Ok(Some(WorkerCommand::Control { task, control })) => {
@@ -229,10 +254,16 @@ fn start_control_reader(mut reader: BufReader<TcpStream>, controls: BTreeMap<Tas
             }
             Ok(Some(WorkerCommand::Deploy { .. })) => tracing::warn!("ignoring a second deployment"),
             Ok(None) | Err(_) if finishing.load(Ordering::SeqCst) => return,
-            Ok(None) | Err(_) => {
-                eprintln!("worker: the JobManager closed the connection; exiting");
-                std::process::exit(3);
-            }
+            Ok(None) | Err(_) => match &on_close {
+                ConnectionClosed::CancelTasks(cancel) => {
+                    cancel.store(true, Ordering::SeqCst);
+                    return;
+                }
+                ConnectionClosed::ExitProcess => {
+                    eprintln!("worker: the JobManager closed the connection; exiting");
+                    std::process::exit(3);
+                }
+            },
         }
     });
 }
