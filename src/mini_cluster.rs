@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use strom_jobmanager::{Cluster, Job, JobManager, JobState};
 use strom_runtime::cluster::{EmbeddedJob, LocalExecutor, SavepointRequest};
 use strom_runtime::{Configuration, Error, JobExecutionResult, Result};
@@ -56,23 +56,16 @@ impl LocalExecutor for MiniCluster {
     }
 }
 
-/// Serves savepoint requests until the job has ended; returns its final state.
+/// Serves savepoint requests until the job has ended; returns its final state. The job's end
+/// wakes the wait at once; a savepoint request waits at most one round (20 ms).
 fn wait(cluster: &Arc<Cluster>, job: &Arc<Job>, savepoints: &Receiver<SavepointRequest>) -> JobState {
-    let mut savepoints = Some(savepoints);
     loop {
-        let state = job.wait_for_end(Duration::ZERO);
+        let state = job.wait_for_end(Duration::from_millis(20));
         if state.is_terminal() {
             return state;
         }
-        let Some(requests) = savepoints else {
-            job.wait_for_end(Duration::from_secs(3600));
-            continue;
-        };
-        match requests.recv_timeout(Duration::from_millis(20)) {
-            Ok(request) => forward(cluster, job, request),
-            Err(RecvTimeoutError::Timeout) => {}
-            // The JobClient is gone: nobody asks for savepoints any more.
-            Err(RecvTimeoutError::Disconnected) => savepoints = None,
+        while let Ok(request) = savepoints.try_recv() {
+            forward(cluster, job, request);
         }
     }
 }

@@ -463,7 +463,11 @@ fn handle_common(event: JobEvent, attempt: u32, workers: &mut [Worker], master: 
             if let Some(w) = workers.get_mut(worker as usize) {
                 w.exited = true;
             }
-            if done(worker) {
+            // A worker that exited cleanly may have reports still on their way through its
+            // connection (its exit travels through the TaskManager's): its connection's close,
+            // which comes after them, decides whether it ended too early.
+            let connected = workers.get(worker as usize).is_some_and(|w| w.tx.is_some());
+            if done(worker) || (code == Some(0) && connected) {
                 return Ok(());
             }
             let tm = workers.get(worker as usize).map(|w| w.tm.clone());
