@@ -63,6 +63,8 @@ pub struct Cluster {
     pub(crate) slot_request_timeout: Duration,
     pub(crate) worker_start_timeout: Duration,
     heartbeat_timeout: Duration,
+    /// How long a submitted binary's `plan` mode may run (`web.timeout`).
+    plan_timeout: Duration,
     /// Options every job binary gets (the cluster's job-related keys, with absolute paths).
     job_options: Vec<String>,
     /// When the JobManager started, ms since the epoch.
@@ -104,6 +106,7 @@ impl Cluster {
             slot_request_timeout: duration(keys::SLOT_REQUEST_TIMEOUT, Duration::from_secs(300))?,
             worker_start_timeout: Duration::from_secs(120),
             heartbeat_timeout: duration(keys::HEARTBEAT_TIMEOUT, Duration::from_secs(50))?,
+            plan_timeout: duration(keys::WEB_TIMEOUT, Duration::from_secs(600))?,
             job_options,
             started_ms: resources::now_ms(),
             config,
@@ -195,7 +198,7 @@ impl Cluster {
             args.extend(["-p".to_string(), p.to_string()]);
         }
         args.extend(submission.program_args.iter().cloned());
-        let graph = plan(binary, &args)?;
+        let graph = plan(binary, &args, self.plan_timeout)?;
         if graph.slots_needed() == 0 {
             return Err(Error::Usage("the job has no operators".into()));
         }
@@ -293,19 +296,62 @@ pub struct TaskManagerInfo {
     pub registered_ms: i64,
 }
 
-/// Runs `binary plan args` and parses the job graph it prints.
-fn plan(binary: &Path, args: &[String]) -> Result<JobGraph> {
-    let output = std::process::Command::new(binary)
+/// The most a job binary may print in `plan` mode (a plan is a few kilobytes).
+const MAX_PLAN_OUTPUT: u64 = 16 << 20;
+
+/// Runs `binary plan args` and parses the job graph it prints. A binary that has not exited
+/// within `limit` is killed: an uploaded file that is not a Strom job (or hangs) must not hold
+/// a submission, nor a thread of the JobManager, forever.
+fn plan(binary: &Path, args: &[String], limit: Duration) -> Result<JobGraph> {
+    use std::io::Read;
+    let mut child = std::process::Command::new(binary)
         .arg("plan")
         .args(args)
         .env_remove(strom_runtime::cluster::WORKER_ENV)
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| Error::io("running the job binary", binary, e))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(Error::Usage(format!("the job binary's plan failed ({}): {}", output.status, stderr.trim())));
+    // Both pipes are drained on their own threads (a full stderr pipe would stall the child);
+    // each ends when the child closes its end, that is when it exits.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pipes: [Option<Box<dyn Read + Send>>; 2] =
+        [child.stdout.take().map(|p| Box::new(p) as _), child.stderr.take().map(|p| Box::new(p) as _)];
+    for (i, pipe) in pipes.into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(MAX_PLAN_OUTPUT).read_to_end(&mut bytes);
+            }
+            let _ = tx.send((i, bytes));
+        });
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    drop(tx);
+    let deadline = Instant::now() + limit;
+    let mut outputs = [Vec::new(), Vec::new()];
+    for _ in 0..2 {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok((i, bytes)) => outputs[i] = bytes,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Usage(format!(
+                    "the job binary {} did not print its plan within {} ({limit:?}) and was killed; is it a Strom job?",
+                    binary.display(),
+                    keys::WEB_TIMEOUT
+                )));
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| Error::io("running the job binary", binary, e))?;
+    let [stdout, stderr] = outputs;
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&stderr);
+        return Err(Error::Usage(format!("the job binary's plan failed ({status}): {}", stderr.trim())));
+    }
+    let stdout = String::from_utf8_lossy(&stdout);
     let json = stdout.find('{').map(|i| &stdout[i..]).unwrap_or_default();
     serde_json::from_str(json)
         .map_err(|e| Error::Usage(format!("the job binary did not print a job graph in plan mode ({e}); is it a Strom job?")))

@@ -247,6 +247,41 @@ fn a_job_without_enough_slots_waits_then_fails_saying_how_many_it_needed() {
 }
 
 #[test]
+fn binaries_that_are_not_strom_jobs_are_refused_and_the_cluster_keeps_running() {
+    use std::os::unix::fs::PermissionsExt;
+    let cluster = LocalCluster::start(1, 1, &["web.timeout=1s"]);
+    let file = |name: &str, text: &str| {
+        let path = cluster.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    let refused = [
+        (file("hangs.sh", "#!/bin/sh\nexec sleep 600\n"), "did not print its plan within web.timeout (1s) and was killed"),
+        (
+            file("fails.sh", "#!/bin/sh\necho 'unknown option --frobnicate' >&2\nexit 3\n"),
+            "plan failed (exit status: 3): unknown option --frobnicate",
+        ),
+        (file("chatters.sh", "#!/bin/sh\necho hello\n"), "did not print a job graph in plan mode"),
+        (file("notes.txt", "just some text\n"), "running the job binary"),
+    ];
+    for (binary, message) in &refused {
+        let out = cluster.strom_output(&["run", "--detached", binary]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{binary}: {stderr}");
+        assert!(stderr.contains(message) && stderr.contains("rejected the request (HTTP 400)"), "{binary}: {stderr}");
+    }
+    assert_eq!(cluster.get("/jobs/overview")["jobs"], serde_json::json!([]), "no job was created");
+    assert_eq!(cluster.registered_task_managers(), 1);
+    // The refused binaries leave the cluster able to run a real job.
+    let binary = cluster.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+    let (args, want, out) = window_count_job(cluster.dir.path(), 1_000, 0);
+    let job = cluster.submit(&binary, 1, None, &args);
+    assert_eq!(cluster.wait_for_end(&job), "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
+}
+
+#[test]
 fn a_task_manager_that_misses_its_heartbeats_is_lost_then_registers_again() {
     let options = ["heartbeat.timeout=2s", "restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.delay=100ms"];
     let cluster = LocalCluster::start(2, 2, &options);

@@ -168,10 +168,15 @@ impl LocalCluster {
         self.wait_for("the job to end", |c| Some(c.job_state(job)).filter(|s| TERMINAL.contains(&s.as_str())))
     }
 
+    /// Runs the `strom` CLI against this cluster; returns what it printed and its exit code.
+    pub(crate) fn strom_output(&self, args: &[&str]) -> std::process::Output {
+        let (command, rest) = args.split_first().expect("a command");
+        Command::new(workspace_bin("strom")).arg(command).args(["-m", &self.rest]).args(rest).output().expect("strom runs")
+    }
+
     /// Runs the `strom` CLI; returns its stdout, asserting success.
     pub(crate) fn strom(&self, args: &[&str]) -> String {
-        let (command, rest) = args.split_first().expect("a command");
-        let out = Command::new(workspace_bin("strom")).arg(command).args(["-m", &self.rest]).args(rest).output().expect("strom runs");
+        let out = self.strom_output(args);
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "strom {args:?} failed: {stdout}\n{stderr}");
         stdout.into_owned()

@@ -48,6 +48,9 @@ pub const HIGH_AVAILABILITY_STORAGE_DIR: &str = "high-availability.storageDir";
 pub const WEB_SUBMIT_ENABLE: &str = "web.submit.enable";
 /// Where uploaded job binaries are kept.
 pub const WEB_UPLOAD_DIR: &str = "web.upload.dir";
+/// How long a REST submission may take to learn the job's plan from its binary before the
+/// binary is killed and the submission refused (default 10 min, as Flink's `web.timeout`).
+pub const WEB_TIMEOUT: &str = "web.timeout";
 
 /// Keys of the cluster processes, with their checks.
 pub const CLUSTER_KEYS: &[(&str, Check)] = &[
@@ -66,6 +69,7 @@ pub const CLUSTER_KEYS: &[(&str, Check)] = &[
     (HIGH_AVAILABILITY_STORAGE_DIR, |_, _| Ok(())),
     (WEB_SUBMIT_ENABLE, |c, k| c.get_bool(k).map(drop)),
     (WEB_UPLOAD_DIR, |_, _| Ok(())),
+    (WEB_TIMEOUT, |c, k| c.get_positive_duration(k).map(drop)),
     ("kubernetes.cluster-id", |_, _| Ok(())),
     ("kubernetes.namespace", |_, _| Ok(())),
     ("metrics.port", port),
