@@ -121,6 +121,52 @@ fn worker_killed_mid_run_restarts_from_the_latest_checkpoint_and_the_output_is_e
 }
 
 #[test]
+fn failing_jobs_fail_alone_with_their_cause_and_the_cluster_runs_the_next_job() {
+    let options =
+        ["restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.attempts=5", "restart-strategy.fixed-delay.delay=100ms"];
+    let cluster = LocalCluster::start(2, 2, &options);
+    let binary = cluster.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+    let (args, _, _) = window_count_job(&cluster.dir.path().join("bad"), 2_000, 0);
+    let input = PathBuf::from(&args[1]);
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.insert_str(text.match_indices('\n').nth(999).unwrap().0 + 1, "1000,a,b\n");
+    std::fs::write(&input, text).unwrap();
+    let job = cluster.submit(&binary, 4, None, &args);
+    assert_eq!(cluster.wait_for_end(&job), "FAILED", "logs in {}", cluster.dir.path().display());
+    let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
+    // Invalid data fails the job at once: a restart would read the same line (as in local mode).
+    let want_root = format!(
+        "invalid data in Source: Events -> Timestamps/Watermarks (1/1): {}:1001: cannot parse line \"1000,a,b\": \
+         expected timestamp_ms,key with a non-empty key without commas, got key 'a,b'",
+        input.display()
+    );
+    assert_eq!(exceptions["root-exception"], want_root.as_str(), "{exceptions}");
+    let entries = exceptions["exceptionHistory"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "no restart: {exceptions}");
+    assert_eq!(entries[0]["taskName"], "Source: Events -> Timestamps/Watermarks (1/1)");
+    assert_eq!(cluster.registered_task_managers(), 2, "the failing job took no TaskManager down");
+    cluster.wait_for("the failed job's workers to exit", |c| (c.workers_of(0).is_empty() && c.workers_of(1).is_empty()).then_some(()));
+    // An output directory that cannot be created is an I/O error: retried, as Flink retries any
+    // failure but a few, until the restart strategy gives up (5 attempts).
+    let (mut args, _, _) = window_count_job(&cluster.dir.path().join("unwritable"), 2_000, 0);
+    let blocker = cluster.dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    args[3] = blocker.join("out").display().to_string();
+    let job = cluster.submit(&binary, 2, None, &args);
+    assert_eq!(cluster.wait_for_end(&job), "FAILED", "logs in {}", cluster.dir.path().display());
+    let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
+    let root = exceptions["root-exception"].as_str().unwrap_or_default();
+    let cause = format!(" failed: creating {}: Not a directory (os error 20)", blocker.join("out").display());
+    assert!(root.starts_with("task Count per window -> Sink: Window counts (") && root.ends_with(&cause), "{root}");
+    assert_eq!(exceptions["exceptionHistory"]["entries"].as_array().unwrap().len(), 6, "{exceptions}");
+    assert_eq!(cluster.registered_task_managers(), 2);
+    let (args, want, out) = window_count_job(&cluster.dir.path().join("good"), 2_000, 0);
+    let job = cluster.submit(&binary, 4, None, &args);
+    assert_eq!(cluster.wait_for_end(&job), "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
+}
+
+#[test]
 fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
     let cluster = Cluster::start(2);
     let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 30_000);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::messages::{RestoreSpec, TaskError, WorkerCommand, WorkerReport};
+use super::messages::{RestoreSpec, WorkerCommand, WorkerReport};
 use super::wire::{decode, encode};
 use crate::checkpoint::coordinator::{Ack, CheckpointConfig, CheckpointCoordinator, SavepointRequest};
 use crate::checkpoint::CheckpointStats;
@@ -134,12 +134,13 @@ impl JobMasterAttempt {
                         self.tasks.push((name, TaskMetrics { records_in, records_out, backpressured_ns }));
                         Ok(())
                     }
-                    Err(TaskError::Canceled) => {
-                        self.canceled += 1;
-                        Ok(())
-                    }
-                    Err(TaskError::Fatal(message)) => Err(Error::InvalidData { task: name, message }),
-                    Err(TaskError::Failed(message)) => Err(Error::TaskFailed { task: name, message }),
+                    Err(e) => match e.into_error(&name) {
+                        None => {
+                            self.canceled += 1;
+                            Ok(())
+                        }
+                        Some(e) => Err(e),
+                    },
                 }
             }
         };

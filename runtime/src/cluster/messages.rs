@@ -15,10 +15,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{CheckpointId, StateFileHandle, StateSize};
+use crate::error::Error;
 use crate::task::{Control, TaskKey};
 
 /// Version of the protocol; both ends of a connection must speak the same.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The environment variable that puts a job binary in worker mode (set by the TaskManager).
 pub const WORKER_ENV: &str = "STROM_WORKER";
@@ -190,13 +191,110 @@ pub(crate) enum WorkerReport {
     TaskEnded { task: TaskKey, name: String, result: Result<(u64, u64, u64), TaskError> },
 }
 
-/// A task's failure as it travels to the JobMaster.
+/// A task's failure as it travels to the JobMaster: the runtime's [`Error`], variant by variant
+/// (an I/O error travels as its report: its cause cannot), so that the JobMaster reports it,
+/// and its restart strategy judges it, as if the task had run in the JobMaster's process.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum TaskError {
     /// Canceled because something else failed.
     Canceled,
-    /// A failure that a restart cannot fix (bad data, corrupt checkpoint, usage).
-    Fatal(String),
-    /// Any other failure.
-    Failed(String),
+    /// [`Error::TaskFailed`].
+    TaskFailed { task: String, message: String },
+    /// [`Error::InvalidData`].
+    InvalidData { task: String, message: String },
+    /// [`Error::CorruptCheckpoint`].
+    CorruptCheckpoint { path: PathBuf, problem: String },
+    /// [`Error::Usage`].
+    Usage(String),
+    /// [`Error::Config`].
+    Config { key: String, message: String },
+    /// [`Error::Graph`].
+    Graph(String),
+    /// [`Error::Serialization`].
+    Serialization(String),
+    /// [`Error::State`].
+    State(String),
+    /// [`Error::Internal`].
+    Internal(String),
+    /// [`Error::Rpc`].
+    Rpc(String),
+    /// [`Error::Io`], by its report ("reading in.txt: No such file or directory").
+    Io(String),
+}
+
+impl From<Error> for TaskError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Canceled => TaskError::Canceled,
+            Error::TaskFailed { task, message } => TaskError::TaskFailed { task, message },
+            Error::InvalidData { task, message } => TaskError::InvalidData { task, message },
+            Error::CorruptCheckpoint { path, problem } => TaskError::CorruptCheckpoint { path, problem },
+            Error::Usage(m) => TaskError::Usage(m),
+            Error::Config { key, message } => TaskError::Config { key, message },
+            Error::Graph(m) => TaskError::Graph(m),
+            Error::Serialization(m) => TaskError::Serialization(m),
+            Error::State(m) => TaskError::State(m),
+            Error::Internal(m) => TaskError::Internal(m),
+            Error::Rpc(m) => TaskError::Rpc(m),
+            e @ Error::Io { .. } => TaskError::Io(e.report()),
+        }
+    }
+}
+
+impl TaskError {
+    /// The error on the JobMaster's side, or `None` for a task canceled because something else
+    /// failed. An I/O error becomes a (retryable) failure of `task`, the task that reported it.
+    pub(crate) fn into_error(self, task: &str) -> Option<Error> {
+        Some(match self {
+            TaskError::Canceled => return None,
+            TaskError::TaskFailed { task, message } => Error::TaskFailed { task, message },
+            TaskError::InvalidData { task, message } => Error::InvalidData { task, message },
+            TaskError::CorruptCheckpoint { path, problem } => Error::CorruptCheckpoint { path, problem },
+            TaskError::Usage(m) => Error::Usage(m),
+            TaskError::Config { key, message } => Error::Config { key, message },
+            TaskError::Graph(m) => Error::Graph(m),
+            TaskError::Serialization(m) => Error::Serialization(m),
+            TaskError::State(m) => Error::State(m),
+            TaskError::Internal(m) => Error::Internal(m),
+            TaskError::Rpc(m) => Error::Rpc(m),
+            TaskError::Io(report) => Error::TaskFailed { task: task.to_string(), message: report },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::wire::{decode, encode};
+
+    fn across_the_wire(e: Error) -> Option<Error> {
+        let wire: TaskError = decode(&encode(&TaskError::from(e)).unwrap()).unwrap();
+        wire.into_error("Map (1/2)")
+    }
+
+    #[test]
+    fn task_errors_cross_the_wire_with_their_variant_report_and_retryability() {
+        let errors = [
+            Error::TaskFailed { task: "Map (1/2)".into(), message: "panicked at 'boom'".into() },
+            Error::InvalidData { task: "Map (1/2)".into(), message: "in.csv:3: cannot parse line \"x\"".into() },
+            Error::CorruptCheckpoint { path: "/cp/chk-3/_metadata".into(), problem: "checksum mismatch".into() },
+            Error::Usage("missing required argument --input".into()),
+            Error::config("state.backend.type", "expected one of hashmap, rocksdb"),
+            Error::Graph("a forward edge between parallelisms 2 and 3".into()),
+            Error::Serialization("unexpected end of input".into()),
+            Error::State("RocksDB: IO error".into()),
+            Error::Internal("no such channel".into()),
+            Error::Rpc("connection reset".into()),
+        ];
+        for e in errors {
+            let (report, retryable, fault) = (e.report(), e.is_retryable(), e.fault());
+            let back = across_the_wire(e).expect("an error");
+            assert_eq!((back.report(), back.is_retryable(), back.fault()), (report, retryable, fault));
+        }
+        let io = Error::io("reading", "in.txt", std::io::ErrorKind::NotFound.into());
+        let back = across_the_wire(io).expect("an error");
+        assert_eq!(back.report(), "task Map (1/2) failed: reading in.txt: entity not found");
+        assert!(back.is_retryable(), "I/O errors stay retryable");
+        assert!(across_the_wire(Error::Canceled).is_none());
+    }
 }

@@ -180,11 +180,7 @@ pub(super) fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSett
             recv(done_rx) -> msg => {
                 let Ok((task, (name, result))) = msg else { break };
                 ended += 1;
-                let result = result.map(|m| (m.records_in, m.records_out, m.backpressured_ns)).map_err(|e| match e {
-                    Error::Canceled => TaskError::Canceled,
-                    e @ (Error::InvalidData { .. } | Error::CorruptCheckpoint { .. } | Error::Usage(_) | Error::Config { .. } | Error::Graph(_)) => TaskError::Fatal(e.report()),
-                    e => TaskError::Failed(e.report()),
-                });
+                let result = result.map(|m| (m.records_in, m.records_out, m.backpressured_ns)).map_err(TaskError::from);
                 WorkerReport::TaskEnded { task, name, result }
             }
             recv(acks) -> msg => match msg {
