@@ -305,11 +305,16 @@ impl rest::Dispatcher for ClusterDispatcher {
     }
 
     fn submit(&self, binary: &Path, request: RunRequest) -> Result<String, ApiError> {
+        if let Some(id) = request.job_id.as_deref().filter(|id| self.0.job(id).is_some()) {
+            return Err(ApiError::conflict(format!("a job with id {id} exists already; give another jobId or none")));
+        }
         let submission = Submission {
             program_args: request.program_args,
             parallelism: request.parallelism,
             savepoint_path: request.savepoint_path,
             allow_non_restored_state: request.allow_non_restored_state,
+            job_id: request.job_id,
+            configuration: request.configuration,
         };
         match self.0.submit(binary, submission) {
             Ok(job) => Ok(job.id.clone()),

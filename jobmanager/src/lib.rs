@@ -47,6 +47,10 @@ pub struct Submission {
     pub savepoint_path: Option<String>,
     /// Skip state of operators the job does not have.
     pub allow_non_restored_state: bool,
+    /// The job's id (32 hex digits); a new one when `None`.
+    pub job_id: Option<String>,
+    /// Configuration of this job (Flink's `flinkConfiguration`), over the cluster's.
+    pub configuration: Vec<(String, String)>,
 }
 
 /// The state shared by the JobManager's parts.
@@ -190,7 +194,14 @@ impl Cluster {
     /// Registers a job binary and starts the job: runs the binary's `plan` mode to learn its
     /// graph, then starts its JobMaster. Returns the job.
     pub fn submit(self: &Arc<Self>, binary: &Path, submission: Submission) -> Result<Arc<Job>> {
+        let initial_restore = submission.savepoint_path.as_ref().map(|p| RestoreSpec {
+            path: PathBuf::from(p.strip_prefix("file://").or_else(|| p.strip_prefix("file:")).unwrap_or(p)),
+            allow_non_restored: submission.allow_non_restored_state,
+        });
+        // Checked before the binary runs or is stored: a wrong path is the common mistake.
+        check_restore(initial_restore.as_ref())?;
         let mut args = self.job_options.clone();
+        args.extend(submission.configuration.iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]));
         if let Some(p) = submission.parallelism {
             if p == 0 {
                 return Err(Error::Usage("parallelism must be positive".into()));
@@ -203,18 +214,16 @@ impl Cluster {
             return Err(Error::Usage("the job has no operators".into()));
         }
         let blob = self.blobs.put(binary).map_err(|e| Error::io("storing the job binary", binary, e))?;
-        let initial_restore = submission.savepoint_path.as_ref().map(|p| RestoreSpec {
-            path: PathBuf::from(p.strip_prefix("file://").or_else(|| p.strip_prefix("file:")).unwrap_or(p)),
-            allow_non_restored: submission.allow_non_restored_state,
-        });
         let name = binary.file_name().map_or_else(|| "job".to_string(), |n| n.to_string_lossy().into_owned());
-        self.start_job(JobSpec { id: new_job_id(), graph, blob, binary_name: name, args, initial_restore })
+        let id = submission.job_id.unwrap_or_else(new_job_id);
+        self.start_job(JobSpec { id, graph, blob, binary_name: name, args, initial_restore })
     }
 
     /// Starts a job whose graph was built in this process (the embedded mini cluster of a job
     /// binary's `local` mode): its workers are started by a TaskManager of this process, which
     /// runs them on threads, so there is no binary to store.
     pub fn submit_embedded(self: &Arc<Self>, id: &str, graph: JobGraph, restore: Option<RestoreSpec>) -> Result<Arc<Job>> {
+        check_restore(restore.as_ref())?;
         let name = graph.job.clone();
         self.start_job(JobSpec {
             id: id.to_string(),
@@ -226,14 +235,16 @@ impl Cluster {
         })
     }
 
-    /// Registers a job and starts its JobMaster thread.
+    /// Registers a job and starts its JobMaster thread. A job id already taken is refused.
     fn start_job(self: &Arc<Self>, spec: JobSpec) -> Result<Arc<Job>> {
-        if let Some(r) = &spec.initial_restore {
-            strom_runtime::checkpoint::CheckpointStorage::resolve_restore_path(&r.path)?;
-        }
         let id = spec.id.clone();
         let (job, events) = Job::new(spec);
-        self.jobs_lock().insert(id.clone(), job.clone());
+        match self.jobs_lock().entry(id.clone()) {
+            std::collections::btree_map::Entry::Occupied(_) => {
+                return Err(Error::Usage(format!("a job with id {id} exists already; give another jobId or none")))
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => slot.insert(job.clone()),
+        };
         tracing::info!(job_id = %id, job = %job.name, slots = job.graph.slots_needed(), "job submitted");
         let cluster = self.clone();
         let master = job.clone();
@@ -294,6 +305,14 @@ pub struct TaskManagerInfo {
     pub last_heartbeat_ms: i64,
     /// Registration time, ms since the epoch.
     pub registered_ms: i64,
+}
+
+/// Fails if the savepoint or checkpoint to restore from cannot be used.
+fn check_restore(restore: Option<&RestoreSpec>) -> Result<()> {
+    match restore {
+        Some(r) => strom_runtime::checkpoint::CheckpointStorage::resolve_restore_path(&r.path).map(drop),
+        None => Ok(()),
+    }
 }
 
 /// The most a job binary may print in `plan` mode (a plan is a few kilobytes).

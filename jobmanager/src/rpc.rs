@@ -156,7 +156,13 @@ async fn send_blob(cluster: &Arc<Cluster>, tx: &mpsc::UnboundedSender<ToTaskMana
             return;
         }
     };
-    let len = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let len = match file.metadata().await {
+        Ok(m) => m.len(),
+        Err(e) => {
+            let _ = tx.send(ToTaskManager::BlobMissing { hash, reason: format!("reading {}: {e}", path.display()) });
+            return;
+        }
+    };
     let mut file = tokio::io::BufReader::new(file);
     let mut sent = 0u64;
     loop {

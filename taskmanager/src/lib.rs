@@ -148,8 +148,23 @@ struct Running {
 
 /// What the session's loop hears from its helpers.
 enum Local {
-    BlobReady { start: StartWorker, result: Result<PathBuf> },
-    Exited { job_id: String, attempt: u32, worker: u32, code: Option<i32>, message: String },
+    /// A worker's binary is here (its path), or cannot be had (why).
+    BlobReady {
+        start: StartWorker,
+        result: std::result::Result<PathBuf, String>,
+    },
+    /// The download of a job binary ended.
+    BlobFetched {
+        hash: String,
+        result: Result<PathBuf>,
+    },
+    Exited {
+        job_id: String,
+        attempt: u32,
+        worker: u32,
+        code: Option<i32>,
+        message: String,
+    },
 }
 
 async fn session(settings: &Settings, stream: TcpStream) -> Result<()> {
@@ -184,7 +199,10 @@ async fn session(settings: &Settings, stream: TcpStream) -> Result<()> {
     });
     let (local_tx, mut local_rx) = mpsc::unbounded_channel::<Local>();
     let mut running: HashMap<(String, u32), Running> = HashMap::new();
+    // One download per binary: its chunks' receiver, and the workers waiting for it (two jobs
+    // of one binary, or a restart, may ask while it runs).
     let mut blob_waiters: HashMap<String, mpsc::UnboundedSender<ToTaskManager>> = HashMap::new();
+    let mut blob_queued: HashMap<String, Vec<StartWorker>> = HashMap::new();
     let mut heartbeat = tokio::time::interval(settings.heartbeat_interval);
     let (frames_tx, mut frames) = mpsc::unbounded_channel::<std::io::Result<Option<Vec<u8>>>>();
     let reader = tokio::spawn(async move {
@@ -224,18 +242,23 @@ async fn session(settings: &Settings, stream: TcpStream) -> Result<()> {
                             start_in_process(run.clone(), start, local_tx.clone());
                             continue;
                         }
-                        let (chunks_tx, chunks_rx) = mpsc::unbounded_channel();
-                        let fetch = !blob_path(settings, &start.blob).is_file();
-                        if fetch {
-                            blob_waiters.insert(start.blob.clone(), chunks_tx);
-                            let _ = out_tx.send(FromTaskManager::FetchBlob { hash: start.blob.clone() });
+                        let hash = start.blob.clone();
+                        if let Some(queued) = blob_queued.get_mut(&hash) {
+                            queued.push(start);
+                        } else if blob_path(settings, &hash).is_file() {
+                            let _ = local_tx.send(Local::BlobReady { result: Ok(blob_path(settings, &hash)), start });
+                        } else {
+                            let (chunks_tx, chunks_rx) = mpsc::unbounded_channel();
+                            blob_waiters.insert(hash.clone(), chunks_tx);
+                            blob_queued.insert(hash.clone(), vec![start]);
+                            let _ = out_tx.send(FromTaskManager::FetchBlob { hash: hash.clone() });
+                            let local = local_tx.clone();
+                            let settings = settings.clone();
+                            tokio::spawn(async move {
+                                let result = receive_blob(&settings, &hash, chunks_rx).await;
+                                let _ = local.send(Local::BlobFetched { hash, result });
+                            });
                         }
-                        let local = local_tx.clone();
-                        let settings = settings.clone();
-                        tokio::spawn(async move {
-                            let result = if fetch { receive_blob(&settings, &start.blob, chunks_rx).await } else { Ok(blob_path(&settings, &start.blob)) };
-                            let _ = local.send(Local::BlobReady { start, result });
-                        });
                     }
                     ToTaskManager::KillWorker { epoch: e, job_id, attempt, worker } if e >= epoch => {
                         match running.get_mut(&(job_id.clone(), attempt)) {
@@ -269,11 +292,20 @@ async fn session(settings: &Settings, stream: TcpStream) -> Result<()> {
                 }
             }
             Some(local) = local_rx.recv() => match local {
+                Local::BlobFetched { hash, result } => {
+                    let result = result.map_err(|e| e.report());
+                    for start in blob_queued.remove(&hash).unwrap_or_default() {
+                        let _ = local_tx.send(Local::BlobReady { start, result: result.clone() });
+                    }
+                }
                 Local::BlobReady { start, result } => {
                     let key = (start.job_id.clone(), start.attempt);
                     let killed = running.get(&key).is_none_or(|r| r.killed);
-                    let result = if killed { Err(Error::Canceled) } else { result };
-                    let spawned = result.and_then(|binary| spawn_worker(settings, &start, &binary));
+                    let spawned = match result {
+                        _ if killed => Err(Error::Canceled.report()),
+                        Ok(binary) => spawn_worker(settings, &start, &binary).map_err(|e| e.report()),
+                        Err(reason) => Err(reason),
+                    };
                     match spawned {
                         Ok(child) => {
                             let (kill_tx, kill_rx) = tokio::sync::oneshot::channel();
@@ -284,10 +316,10 @@ async fn session(settings: &Settings, stream: TcpStream) -> Result<()> {
                             let log = worker_log(settings, &start);
                             tokio::spawn(supervise(child, kill_rx, start, log, local));
                         }
-                        Err(e) => {
+                        Err(message) => {
                             running.remove(&key);
-                            tracing::error!(job_id = %start.job_id, error = %e.report(), "could not start a worker");
-                            let _ = out_tx.send(FromTaskManager::WorkerExited { job_id: start.job_id, attempt: start.attempt, worker: start.worker, code: None, message: e.report() });
+                            tracing::error!(job_id = %start.job_id, error = %message, "could not start a worker");
+                            let _ = out_tx.send(FromTaskManager::WorkerExited { job_id: start.job_id, attempt: start.attempt, worker: start.worker, code: None, message });
                         }
                     }
                 }

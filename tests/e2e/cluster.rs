@@ -9,8 +9,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::exactly_once::committed_lines;
-use crate::local_cluster::{http, stripped_copy, LocalCluster};
+use crate::local_cluster::{http, http_request, stripped_copy, LocalCluster};
 use crate::window_count::{events, simulate, Windows};
+use serde_json::Value;
 
 /// A cluster for window-count jobs: fast heartbeats and restarts, two slots per TaskManager.
 struct Cluster {
@@ -167,6 +168,53 @@ fn failing_jobs_fail_alone_with_their_cause_and_the_cluster_runs_the_next_job() 
 }
 
 #[test]
+fn two_jobs_of_one_binary_submitted_at_once_both_run_exactly() {
+    // The TaskManager fetches the binary once for both (a second fetch of the same binary
+    // used to take over the first one's download, failing an attempt).
+    let cluster = LocalCluster::start(1, 2, &[]);
+    let binary = cluster.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+    let jobs: Vec<(Vec<String>, Vec<String>, PathBuf)> =
+        ["first", "second"].iter().map(|name| window_count_job(&cluster.dir.path().join(name), 5_000, 0)).collect();
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let submits: Vec<_> = jobs.iter().map(|(args, _, _)| scope.spawn(|| cluster.submit(&binary, 1, None, args))).collect();
+        submits.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    for (id, (_, want, out)) in ids.iter().zip(&jobs) {
+        assert_eq!(cluster.wait_for_end(id), "FINISHED", "logs in {}", cluster.dir.path().display());
+        let exceptions = cluster.get(&format!("/jobs/{id}/exceptions"));
+        assert_eq!(exceptions["exceptionHistory"]["entries"], serde_json::json!([]), "no attempt failed: {exceptions}");
+        assert_eq!(&committed_lines(out), want);
+    }
+}
+
+#[test]
+fn a_rest_submission_keeps_its_job_id_and_configuration() {
+    let cluster = LocalCluster::start(1, 3, &[]);
+    let binary = cluster.job_binary(Path::new(env!("CARGO_BIN_EXE_window-count")));
+    let jar = cluster.upload(&binary);
+    let (args, want, out) = window_count_job(cluster.dir.path(), 2_000, 0);
+    let id = "0123456789abcdef0123456789abcdef";
+    let run = serde_json::json!({
+        "programArgsList": args,
+        "jobId": id,
+        "flinkConfiguration": {"parallelism.default": "3"},
+    })
+    .to_string();
+    let (status, answer) = http_request(&cluster.rest, "POST", &format!("/jars/{jar}/run"), "application/json", run.as_bytes());
+    assert_eq!((status, answer), (200, serde_json::json!({"jobid": id})));
+    assert_eq!(cluster.wait_for_end(id), "FINISHED", "logs in {}", cluster.dir.path().display());
+    assert_eq!(committed_lines(&out), want);
+    let parallelisms: Vec<Value> =
+        cluster.get(&format!("/jobs/{id}"))["vertices"].as_array().unwrap().iter().map(|v| v["parallelism"].clone()).collect();
+    // The source chain runs at parallelism 1 by design; the windows take parallelism.default.
+    assert_eq!(parallelisms, [serde_json::json!(1), serde_json::json!(3)], "parallelism.default=3 from flinkConfiguration");
+    // The id is taken now.
+    let (status, answer) = http_request(&cluster.rest, "POST", &format!("/jars/{jar}/run"), "application/json", run.as_bytes());
+    let conflict = format!("a job with id {id} exists already; give another jobId or none");
+    assert_eq!((status, answer), (409, serde_json::json!({"errors": [conflict]})));
+}
+
+#[test]
 fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
     let cluster = Cluster::start(2);
     let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 30_000);
@@ -193,12 +241,14 @@ fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
     assert_eq!(committed_lines(&out), want);
 }
 
-/// The real `flink` CLI (PyPI `apache-flink`, installed by `scripts/install-deps.sh`), or
-/// `$STROM_FLINK_CLI`.
+/// The real `flink` CLI (PyPI `apache-flink`, installed by `scripts/install-deps.sh` into
+/// `$STROM_TOOLS_DIR`, by default `~/.cache/strom`), or `$STROM_FLINK_CLI`.
 fn flink_cli() -> PathBuf {
     let path = std::env::var_os("STROM_FLINK_CLI").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-        home.join(".cache/strom/bin/flink")
+        let tools = std::env::var_os("STROM_TOOLS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/strom"));
+        tools.join("bin/flink")
     });
     assert!(path.is_file(), "the flink CLI is not at {}: run scripts/install-deps.sh or set STROM_FLINK_CLI", path.display());
     path

@@ -223,15 +223,42 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
 /// A minimal HTTP/1.1 client: one request, `Connection: close`, JSON answer (`Null` if the
 /// answer is not JSON).
 pub(crate) fn http(address: &str, method: &str, path: &str, body: &str) -> Value {
+    http_request(address, method, path, "application/json", body.as_bytes()).1
+}
+
+/// As [`http`], with any body; returns the status code too.
+pub(crate) fn http_request(address: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).expect("REST port reachable");
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
+    stream.write_all(body).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap_or(Value::Null)
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+impl LocalCluster {
+    /// Uploads `binary` through `POST /jars/upload` (as the Flink web UI does); returns its jar id.
+    pub(crate) fn upload(&self, binary: &Path) -> String {
+        const BOUNDARY: &str = "strom-e2e-boundary";
+        let name = binary.file_name().unwrap().to_str().unwrap();
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\"{name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend(std::fs::read(binary).unwrap());
+        body.extend(format!("\r\n--{BOUNDARY}--\r\n").into_bytes());
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        let (status, answer) = http_request(&self.rest, "POST", "/jars/upload", &content_type, &body);
+        assert_eq!(status, 200, "upload: {answer}");
+        let stored = answer["filename"].as_str().expect("the stored file name");
+        Path::new(stored).file_name().unwrap().to_str().unwrap().to_string()
+    }
 }
