@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use strom_runtime::checkpoint::{CheckpointStats, CheckpointStorage};
-use strom_runtime::cluster::{is_recoverable, AttemptSpec, JobMasterAttempt, RestoreSpec, StartWorker, ToTaskManager};
+use strom_runtime::cluster::{AttemptSpec, JobMasterAttempt, RestoreSpec, StartWorker, ToTaskManager};
 use strom_runtime::{Configuration, Error, JobGraph, RestartDecision, RestartStrategy, TaskMetrics};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -284,7 +284,7 @@ pub(crate) fn run_job(cluster: Arc<Cluster>, job: Arc<Job>, events: Receiver<Job
         };
         tracing::warn!(job_id = %job.id, attempt, error = %error.report(), "job attempt failed");
         job.record_exception(&error, tm);
-        let after = match strategy.on_failure(Instant::now(), is_recoverable(&error)) {
+        let after = match strategy.on_failure(Instant::now(), error.is_recoverable()) {
             RestartDecision::Restart { after } => after,
             RestartDecision::Fail { reason } => {
                 tracing::error!(job_id = %job.id, reason = %reason, "not restarting the job");

@@ -99,9 +99,20 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same operation can succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Io { .. } | Error::TaskFailed { .. } | Error::State(_) | Error::Rpc(_))
+    /// Whether restarting the job can get past this error: bad data, a corrupt checkpoint and
+    /// a wrong job or configuration come back on every restart, so the restart strategy does
+    /// not apply to them. The one rule of local mode and of the cluster's JobMaster.
+    ///
+    /// ```
+    /// use strom_runtime::Error;
+    /// assert!(Error::TaskFailed { task: "Map (1/2)".into(), message: "boom".into() }.is_recoverable());
+    /// assert!(!Error::InvalidData { task: "Map (1/2)".into(), message: "in.csv:3".into() }.is_recoverable());
+    /// ```
+    pub fn is_recoverable(&self) -> bool {
+        !matches!(
+            self,
+            Error::InvalidData { .. } | Error::CorruptCheckpoint { .. } | Error::Usage(_) | Error::Config { .. } | Error::Graph(_)
+        )
     }
 
     /// The error with its causes, for people: "reading in.txt: No such file or directory".

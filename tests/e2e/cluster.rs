@@ -80,6 +80,14 @@ fn window_count_job(dir: &Path, len: usize, rate: u32) -> (Vec<String>, Vec<Stri
     (args.iter().map(|s| s.to_string()).collect(), want, out)
 }
 
+/// The job's arguments with `--rate 0`: a resumed job need not be slow (its output does not
+/// depend on the rate).
+fn unthrottled(mut args: Vec<String>) -> Vec<String> {
+    let rate = args.iter().position(|a| a == "--rate").expect("a --rate argument") + 1;
+    args[rate] = "0".to_string();
+    args
+}
+
 fn with_checkpoints(mut args: Vec<String>, interval: &str) -> Vec<String> {
     args.extend(["-D".to_string(), format!("execution.checkpointing.interval={interval}")]);
     args
@@ -217,7 +225,9 @@ fn a_rest_submission_keeps_its_job_id_and_configuration() {
 #[test]
 fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
     let cluster = Cluster::start(2);
-    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 30_000);
+    // Slow enough (about 12 s) that the savepoint and the cancel come before the end even on a
+    // busy machine; the resumed job runs at full speed.
+    let (args, want, out) = window_count_job(cluster.dir.path(), 120_000, 10_000);
     // Checkpointing on (so the sink commits through snapshots) but no periodic checkpoint in
     // this run: what is committed is exactly what the savepoint covers.
     let job = cluster.submit(2, None, &with_checkpoints(args.clone(), "1h"));
@@ -230,12 +240,12 @@ fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
             .then(|| status["operation"]["location"].as_str().map(str::to_string).expect("a location, not a failure"))
     });
     let cancel = cluster.strom(&["cancel", &job]);
-    assert!(cancel.contains("Cancelled job"), "{cancel}");
+    assert_eq!(cancel, format!("Cancelled job {job}.\n"));
     assert_eq!(cluster.job_state(&job), "CANCELED");
     let lines_before = committed_lines(&out).len();
     assert!(lines_before < want.len(), "the job was canceled before its end");
     let path = location.strip_prefix("file:").unwrap();
-    let resumed = cluster.submit(3, Some(path), &with_checkpoints(args, "1h"));
+    let resumed = cluster.submit(3, Some(path), &with_checkpoints(unthrottled(args), "1h"));
     let state = cluster.wait_for_end(&resumed);
     assert_eq!(state, "FINISHED", "logs in {}", cluster.dir.path().display());
     assert_eq!(committed_lines(&out), want);
@@ -312,10 +322,7 @@ fn the_flink_cli_lists_savepoints_stops_and_cancels_jobs() {
     assert!(committed_lines(&out).len() < want.len(), "the job was stopped before its end");
 
     // Stop-with-savepoint lost nothing and repeated nothing: resumed, the output is exact.
-    let mut unthrottled = args;
-    let rate = unthrottled.iter().position(|a| a == "--rate").expect("a --rate argument") + 1;
-    unthrottled[rate] = "0".to_string();
-    let resumed = cluster.submit(2, Some(stopped.to_str().unwrap()), &with_checkpoints(unthrottled, "1h"));
+    let resumed = cluster.submit(2, Some(stopped.to_str().unwrap()), &with_checkpoints(unthrottled(args), "1h"));
     let listed = cluster.flink(&["list", "--all"]);
     assert!(listed.contains(&job) && listed.contains(&resumed), "{listed}");
     assert_eq!(cluster.wait_for_end(&resumed), "FINISHED", "logs in {}", cluster.dir.path().display());
@@ -337,8 +344,9 @@ fn a_job_without_enough_slots_waits_then_fails_saying_how_many_it_needed() {
     let job = cluster.submit(&binary, 3, None, &args);
     assert_eq!(cluster.wait_for_end(&job), "FAILED");
     let exceptions = cluster.get(&format!("/jobs/{job}/exceptions"));
-    let root = exceptions["root-exception"].as_str().unwrap_or_default();
-    assert!(root.contains("could not get 3 slots") && root.contains("2 of 2 slots are free"), "{exceptions}");
+    let want = "could not get 3 slots within slot.request.timeout (1s): 2 of 2 slots are free; \
+                start more TaskManagers or lower the parallelism";
+    assert_eq!(exceptions["root-exception"], want, "{exceptions}");
     assert_eq!(cluster.get(&format!("/jobs/{job}"))["timestamps"]["RUNNING"], 0, "it never ran (Flink shows 0 for states not reached)");
 }
 
@@ -352,20 +360,41 @@ fn binaries_that_are_not_strom_jobs_are_refused_and_the_cluster_keeps_running() 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path.display().to_string()
     };
+    // The JobManager stores an upload as `<32 hex digits>_<name>`; UPLOADS/ stands for that.
+    let uploads = format!("{}/", cluster.dir.path().join("strom-data/uploads").display());
+    let normalized = |text: &str| match text.find(&uploads) {
+        Some(i) => {
+            let id = &text[i + uploads.len()..][..33];
+            assert!(id[..32].bytes().all(|b| b.is_ascii_hexdigit()) && id.ends_with('_'), "{text}");
+            format!("{}UPLOADS/{}", &text[..i], &text[i + uploads.len() + 33..])
+        }
+        None => text.to_string(),
+    };
     let refused = [
-        (file("hangs.sh", "#!/bin/sh\nexec sleep 600\n"), "did not print its plan within web.timeout (1s) and was killed"),
+        (
+            file("hangs.sh", "#!/bin/sh\nexec sleep 600\n"),
+            "the job binary UPLOADS/hangs.sh did not print its plan within web.timeout (1s) and was killed; is it a Strom job?",
+        ),
         (
             file("fails.sh", "#!/bin/sh\necho 'unknown option --frobnicate' >&2\nexit 3\n"),
-            "plan failed (exit status: 3): unknown option --frobnicate",
+            "the job binary's plan failed (exit status: 3): unknown option --frobnicate",
         ),
-        (file("chatters.sh", "#!/bin/sh\necho hello\n"), "did not print a job graph in plan mode"),
-        (file("notes.txt", "just some text\n"), "running the job binary"),
+        (
+            file("chatters.sh", "#!/bin/sh\necho hello\n"),
+            "the job binary did not print a job graph in plan mode (EOF while parsing a value at line 1 column 0); is it a Strom job?",
+        ),
+        (file("notes.txt", "just some text\n"), "running the job binary UPLOADS/notes.txt: Exec format error (os error 8)"),
     ];
     for (binary, message) in &refused {
         let out = cluster.strom_output(&["run", "--detached", binary]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{binary}: {stderr}");
-        assert!(stderr.contains(message) && stderr.contains("rejected the request (HTTP 400)"), "{binary}: {stderr}");
+        let (name, size) = (Path::new(binary).file_name().unwrap().to_str().unwrap(), std::fs::metadata(binary).unwrap().len());
+        let rest = &cluster.rest;
+        let want = format!(
+            "Uploading {name} ({size} B) to {rest}\n  {size} B / {size} B (100%)\nerror: {message}\n\
+             the JobManager at {rest} rejected the request (HTTP 400)\n"
+        );
+        assert_eq!(normalized(&String::from_utf8_lossy(&out.stderr)), want);
+        assert_eq!((out.status.code(), out.stdout.as_slice()), (Some(1), &b""[..]), "{binary}");
     }
     assert_eq!(cluster.get("/jobs/overview")["jobs"], serde_json::json!([]), "no job was created");
     assert_eq!(cluster.registered_task_managers(), 1);

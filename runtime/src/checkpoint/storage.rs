@@ -1305,7 +1305,7 @@ mod tests {
     #[test]
     fn checkpoint_errors_are_external_and_not_retryable() {
         let e = corrupt(Path::new("chk-7/_metadata"), "missing");
-        assert_eq!((e.fault(), e.is_retryable()), (crate::Fault::External, false));
+        assert_eq!((e.fault(), e.is_recoverable()), (crate::Fault::External, false));
         assert_eq!(e.to_string(), "chk-7/_metadata: missing");
     }
 }

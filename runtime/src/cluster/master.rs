@@ -199,9 +199,3 @@ impl JobMasterAttempt {
         Some(Ok(AttemptResult { tasks: std::mem::take(&mut self.tasks), checkpoints: self.coordinator.history.clone() }))
     }
 }
-
-/// Whether restarting the job can help with `error` (bad data and corrupt checkpoints come
-/// back on every restart).
-pub fn is_recoverable(error: &Error) -> bool {
-    !matches!(error, Error::InvalidData { .. } | Error::CorruptCheckpoint { .. } | Error::Usage(_) | Error::Config { .. } | Error::Graph(_))
-}

@@ -191,9 +191,10 @@ pub(crate) enum WorkerReport {
     TaskEnded { task: TaskKey, name: String, result: Result<(u64, u64, u64), TaskError> },
 }
 
-/// A task's failure as it travels to the JobMaster: the runtime's [`Error`], variant by variant
-/// (an I/O error travels as its report: its cause cannot), so that the JobMaster reports it,
-/// and its restart strategy judges it, as if the task had run in the JobMaster's process.
+/// A task's failure as it travels to the JobMaster: the runtime's [`Error`], variant by variant,
+/// so that the JobMaster reports it, and its restart strategy judges it, as if the task had run
+/// in the JobMaster's process. The exception is an I/O error, whose cause cannot travel: it
+/// arrives as a (recoverable) failure of its task with the I/O error's report.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum TaskError {
     /// Canceled because something else failed.
@@ -273,7 +274,7 @@ mod tests {
     }
 
     #[test]
-    fn task_errors_cross_the_wire_with_their_variant_report_and_retryability() {
+    fn task_errors_cross_the_wire_with_their_variant_report_and_recoverability() {
         let errors = [
             Error::TaskFailed { task: "Map (1/2)".into(), message: "panicked at 'boom'".into() },
             Error::InvalidData { task: "Map (1/2)".into(), message: "in.csv:3: cannot parse line \"x\"".into() },
@@ -287,14 +288,14 @@ mod tests {
             Error::Rpc("connection reset".into()),
         ];
         for e in errors {
-            let (report, retryable, fault) = (e.report(), e.is_retryable(), e.fault());
+            let (report, recoverable, fault) = (e.report(), e.is_recoverable(), e.fault());
             let back = across_the_wire(e).expect("an error");
-            assert_eq!((back.report(), back.is_retryable(), back.fault()), (report, retryable, fault));
+            assert_eq!((back.report(), back.is_recoverable(), back.fault()), (report, recoverable, fault));
         }
         let io = Error::io("reading", "in.txt", std::io::ErrorKind::NotFound.into());
         let back = across_the_wire(io).expect("an error");
         assert_eq!(back.report(), "task Map (1/2) failed: reading in.txt: entity not found");
-        assert!(back.is_retryable(), "I/O errors stay retryable");
+        assert!(back.is_recoverable(), "I/O errors stay recoverable");
         assert!(across_the_wire(Error::Canceled).is_none());
     }
 }

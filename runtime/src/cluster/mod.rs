@@ -17,7 +17,7 @@ pub(crate) mod worker;
 
 pub use crate::checkpoint::coordinator::SavepointRequest;
 pub use embedded::{EmbeddedJob, LocalExecutor};
-pub use master::{is_recoverable, AttemptResult, AttemptSpec, JobMasterAttempt};
+pub use master::{AttemptResult, AttemptSpec, JobMasterAttempt};
 pub use messages::{
     FromTaskManager, Hello, HelloReply, RestoreSpec, StartWorker, ToTaskManager, WorkerHello, PROTOCOL_VERSION, WORKER_ENV,
 };

@@ -197,8 +197,7 @@ pub(crate) fn run_with_failover(
             Err(e @ (Error::Usage(_) | Error::Config { .. } | Error::Graph(_))) => return Err(e),
             Err(e) => e,
         };
-        let recoverable = !matches!(error, Error::InvalidData { .. } | Error::CorruptCheckpoint { .. });
-        let after = match strategy.on_failure(Instant::now(), recoverable) {
+        let after = match strategy.on_failure(Instant::now(), error.is_recoverable()) {
             RestartDecision::Restart { after } => after,
             RestartDecision::Fail { reason } => {
                 tracing::error!(job_id = %job_id, reason = %reason, "not restarting the job");

@@ -146,7 +146,7 @@ impl RestartStrategy {
 
     /// Records a failure at `now` and decides whether the job restarts.
     ///
-    /// `error_retryable == false` marks the failure unrecoverable (for example invalid input
+    /// `recoverable == false` ([`Error::is_recoverable`](crate::Error::is_recoverable)) marks the failure unrecoverable (for example invalid input
     /// data, which a restart would read again): the job fails whatever the strategy, and the
     /// failure does not count against the strategy's limits.
     ///
@@ -161,8 +161,8 @@ impl RestartStrategy {
     /// assert!(reason.contains("not recoverable"), "{reason}");
     /// assert!(matches!(strategy.on_failure(Instant::now(), true), RestartDecision::Restart { .. }));
     /// ```
-    pub fn on_failure(&mut self, now: Instant, error_retryable: bool) -> RestartDecision {
-        if !error_retryable {
+    pub fn on_failure(&mut self, now: Instant, recoverable: bool) -> RestartDecision {
+        if !recoverable {
             let reason =
                 format!("the failure is not recoverable (retrying cannot help), so the {} restart strategy does not apply", self.name());
             return RestartDecision::Fail { reason };
