@@ -775,7 +775,14 @@ fn info_failure_passes_stderr_and_exit_code() {
     let not_a_plan = write_script("info-garbage", "#!/bin/sh\necho 'hello'\n");
     let o = strom(&["info", not_a_plan.to_str().unwrap()]);
     assert_eq!(stdout(&o), "");
-    assert!(stderr(&o).starts_with(&format!("error: `{} plan` did not print a job plan: ", not_a_plan.display())));
+    assert_eq!(stderr(&o), format!("error: `{} plan` did not print a job plan: expected value at line 1 column 1\n", not_a_plan.display()));
+    assert_eq!(o.status.code(), Some(1));
+
+    // Any other exit code of the binary is a failure (1), not one of the CLI's own codes.
+    let exits_3 = write_script("info-exit-3", "#!/bin/sh\nexit 3\n");
+    let shown = exits_3.to_str().unwrap();
+    let o = strom(&["info", shown]);
+    assert_eq!((stdout(&o), stderr(&o)), (String::new(), format!("error: `{shown} plan` failed with exit code 3\n")));
     assert_eq!(o.status.code(), Some(1));
 }
 

@@ -14,7 +14,7 @@ use crate::config::{self, Configuration};
 use crate::error::{Error, Result};
 use crate::exchange::ExchangeConfig;
 use crate::job::graph::{build_job_graph, NodeKind, NodeSetup, StreamNode, TypeOps};
-use crate::job::local::{new_job_id, run_with_failover, JobExecutionResult, LocalSettings, RestoreSettings};
+use crate::job::local::{new_job_id, run_with_failover, JobExecutionResult, LocalSettings, RestoreSpec};
 use crate::job::restart::RestartStrategy;
 use crate::job::JobClient;
 
@@ -277,10 +277,9 @@ fn local_settings(config: &Configuration, clock: Arc<dyn Clock>) -> Result<Local
     let watermark_interval = config.get_duration(config::AUTO_WATERMARK_INTERVAL)?.unwrap_or(std::time::Duration::from_millis(200));
     let state_backend = crate::state::StateBackendConfig::from_config(config)?;
     let checkpoints = CheckpointConfig::from_config(config)?;
-    let restore = config.get(SAVEPOINT_PATH).map(|path| RestoreSettings {
-        path: PathBuf::from(path),
-        allow_non_restored: config.get(SAVEPOINT_IGNORE_UNCLAIMED) == Some("true"),
-    });
+    let restore = config
+        .get(SAVEPOINT_PATH)
+        .map(|path| RestoreSpec { path: PathBuf::from(path), allow_non_restored: config.get(SAVEPOINT_IGNORE_UNCLAIMED) == Some("true") });
     Ok(LocalSettings { exchange, watermark_interval, clock, checkpoints, restore, state_backend })
 }
 

@@ -51,7 +51,7 @@ impl EmbeddedJob {
 
     /// The savepoint or checkpoint the job was asked to restore from (`-s`).
     pub fn restore(&self) -> Option<RestoreSpec> {
-        self.settings.restore.as_ref().map(|r| RestoreSpec { path: r.path.clone(), allow_non_restored: r.allow_non_restored })
+        self.settings.restore.clone()
     }
 
     /// Runs one worker of an attempt on the calling thread until its tasks ended: what a

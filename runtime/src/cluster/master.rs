@@ -21,7 +21,7 @@ use crate::checkpoint::CheckpointStats;
 use crate::config::Configuration;
 use crate::error::{Error, Result};
 use crate::job::graph::JobGraph;
-use crate::job::local::{load_restore, task_entry, RestoreSettings};
+use crate::job::local::{load_restore, task_entry};
 use crate::task::{Control, ControlSender, TaskKey, TaskMetrics};
 use crate::time::SystemClock;
 
@@ -72,11 +72,7 @@ impl JobMasterAttempt {
     /// Checks the restore point, creates the coordinator and sends each worker its deployment.
     pub fn start(graph: &JobGraph, job_config: &Configuration, spec: AttemptSpec, outbox: Sender<(u32, Vec<u8>)>) -> Result<Self> {
         let config = CheckpointConfig::from_config(job_config)?;
-        let restored = spec
-            .restore
-            .as_ref()
-            .map(|r| load_restore(graph, &RestoreSettings { path: r.path.clone(), allow_non_restored: r.allow_non_restored }))
-            .transpose()?;
+        let restored = spec.restore.as_ref().map(|r| load_restore(graph, r)).transpose()?;
         let first_id = restored.as_ref().map_or(1, |(m, _)| m.checkpoint_id.0 + 1);
         let two_phase = config.interval.is_some() || restored.is_some();
         let (routed_tx, routed) = crossbeam_channel::unbounded();

@@ -156,10 +156,10 @@ pub enum FromTaskManager {
     },
 }
 
-/// Where an attempt restores from.
+/// Where a job (attempt) restores from: in a local run, a JobMaster and its workers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestoreSpec {
-    /// A checkpoint or savepoint directory.
+    /// A savepoint or retained checkpoint directory (or its `_metadata`).
     pub path: PathBuf,
     /// Skip state of operators the job does not have.
     pub allow_non_restored: bool,

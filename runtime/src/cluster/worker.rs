@@ -19,15 +19,14 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
-use super::messages::{Hello, HelloReply, RestoreSpec, TaskError, WorkerCommand, WorkerHello, WorkerReport, PROTOCOL_VERSION};
+use super::messages::{Hello, HelloReply, TaskError, WorkerCommand, WorkerHello, WorkerReport, PROTOCOL_VERSION};
 use super::remote::{start_reader, CreditReturn, PeerLink, RemoteOutlet, Routes};
 use super::wire::{read_frame, write_frame};
 use crate::error::{Error, Result};
 use crate::exchange::{Message, Outlet};
 use crate::job::graph::{JobGraph, StreamNode};
 use crate::job::local::{
-    channel_plan, load_restore, restore_map, spawn_task, spawn_uploader, task_cx, LocalSettings, RestoreSettings, TaskResult,
-    UploaderEvent, Wiring,
+    channel_plan, load_restore, restore_map, spawn_task, spawn_uploader, task_cx, LocalSettings, TaskResult, UploaderEvent, Wiring,
 };
 use crate::task::{Control, InputChannel, TaskEvent, TaskKey};
 
@@ -112,10 +111,7 @@ pub(super) fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSett
     };
     let me = spec.worker;
     let links = connect_peers(me, &peers, &listener, spec)?;
-    let restored = restore
-        .as_ref()
-        .map(|r: &RestoreSpec| load_restore(&graph, &RestoreSettings { path: r.path.clone(), allow_non_restored: r.allow_non_restored }))
-        .transpose()?;
+    let restored = restore.as_ref().map(|r| load_restore(&graph, r)).transpose()?;
 
     // Channels: local queues, outlets to peers, and queues fed by peers.
     let capacity = settings.exchange.channel_capacity;

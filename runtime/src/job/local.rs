@@ -48,14 +48,7 @@ pub struct JobExecutionResult {
 /// A task's name and how it ended.
 pub(crate) type TaskResult = (String, Result<TaskMetrics>);
 
-/// Where to restore from.
-#[derive(Debug, Clone)]
-pub(crate) struct RestoreSettings {
-    /// A savepoint or retained checkpoint directory (or its `_metadata`).
-    pub(crate) path: PathBuf,
-    /// Skip state of operators that are not in the job.
-    pub(crate) allow_non_restored: bool,
-}
+pub(crate) use crate::cluster::RestoreSpec;
 
 /// Settings of a local run.
 #[derive(Debug, Clone)]
@@ -64,7 +57,7 @@ pub(crate) struct LocalSettings {
     pub(crate) watermark_interval: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) checkpoints: CheckpointConfig,
-    pub(crate) restore: Option<RestoreSettings>,
+    pub(crate) restore: Option<RestoreSpec>,
     pub(crate) state_backend: crate::state::StateBackendConfig,
 }
 
@@ -135,7 +128,7 @@ pub(crate) fn new_job_id() -> String {
 }
 
 /// Reads and checks the checkpoint or savepoint to restore from.
-pub(crate) fn load_restore(graph: &JobGraph, restore: &RestoreSettings) -> Result<(CheckpointMetadata, PathBuf)> {
+pub(crate) fn load_restore(graph: &JobGraph, restore: &RestoreSpec) -> Result<(CheckpointMetadata, PathBuf)> {
     let dir = CheckpointStorage::resolve_restore_path(&restore.path)?;
     let metadata = CheckpointStorage::validate(&dir)?;
     let uids: Vec<&str> = graph.vertices.iter().flat_map(|v| v.operators.iter().map(|o| o.uid.as_str())).collect();
@@ -206,7 +199,7 @@ pub(crate) fn run_with_failover(
         };
         let latest = CheckpointStorage::new(&settings.checkpoints.checkpoints_dir, job_id).latest_valid()?;
         attempt.restore = match latest {
-            Some((_, dir)) => Some(RestoreSettings { path: dir, allow_non_restored: false }),
+            Some((_, dir)) => Some(RestoreSpec { path: dir, allow_non_restored: false }),
             None => settings.restore.clone(),
         };
         let from = attempt.restore.as_ref().map_or_else(|| "the beginning".to_string(), |r| r.path.display().to_string());

@@ -368,8 +368,10 @@ pub(crate) fn info(a: InfoArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::new(EXIT_USAGE, format!("cannot run `{shown}`: {e}")))?;
     if !output.status.success() {
         return Err(match output.status.code() {
+            // A job binary's 2 is a usage error, as ours; anything else is a failure (its 3
+            // would read as "JobManager unreachable").
             Some(code) => CliError::new(
-                u8::try_from(code).ok().filter(|c| *c != 0).unwrap_or(EXIT_FAILED),
+                if code == i32::from(EXIT_USAGE) { EXIT_USAGE } else { EXIT_FAILED },
                 format!("`{shown}` failed with exit code {code}"),
             ),
             None => CliError::new(EXIT_FAILED, format!("`{shown}` was killed ({})", output.status)),

@@ -6,6 +6,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::output::format_duration;
+
 /// Minimum time between redraws on a terminal.
 const TTY_REDRAW: Duration = Duration::from_millis(100);
 /// Time between progress lines when stderr is not a terminal.
@@ -110,15 +112,15 @@ impl Waiting {
     /// Updates the elapsed time (redrawn on a terminal, an occasional line
     /// otherwise).
     pub(crate) fn tick(&mut self) {
-        let secs = self.started.elapsed().as_secs();
+        let waited = format_duration(self.started.elapsed().as_millis() as u64);
         if self.tty {
             if self.last.elapsed() >= TTY_REDRAW {
                 self.last = Instant::now();
-                err(&format!("\rWaiting for response... {secs} s"));
+                err(&format!("\rWaiting for response... {waited}"));
             }
         } else if self.last.elapsed() >= LOG_WAIT_EVERY {
             self.last = Instant::now();
-            err(&format!("Waiting for response... {secs} s\n"));
+            err(&format!("Waiting for response... {waited}\n"));
         }
     }
 

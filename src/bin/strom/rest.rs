@@ -270,7 +270,7 @@ impl RestClient {
     /// `POST /jars/<jar-id>/run`: returns the job id.
     pub(crate) fn run_jar(&self, jar_id: &str, request: &RunRequest) -> Result<String, RestError> {
         let path = format!("/jars/{}/run", encode_segment(jar_id));
-        let answer: RunResponse = self.send_json("POST", &path, request)?;
+        let answer: RunResponse = self.post_json(&path, request)?;
         Ok(answer.jobid)
     }
 
@@ -316,7 +316,7 @@ impl RestClient {
     pub(crate) fn trigger_savepoint(&self, job_id: &str, target_directory: Option<&str>) -> Result<String, RestError> {
         let path = format!("/jobs/{}/savepoints", encode_segment(job_id));
         let body = SavepointTrigger { target_directory, cancel_job: false };
-        let answer: TriggerResponse = self.send_json("POST", &path, &body)?;
+        let answer: TriggerResponse = self.post_json(&path, &body)?;
         Ok(answer.request_id)
     }
 
@@ -324,7 +324,7 @@ impl RestClient {
     pub(crate) fn stop_with_savepoint(&self, job_id: &str, target_directory: Option<&str>) -> Result<String, RestError> {
         let path = format!("/jobs/{}/stop", encode_segment(job_id));
         let body = StopTrigger { target_directory, drain: false };
-        let answer: TriggerResponse = self.send_json("POST", &path, &body)?;
+        let answer: TriggerResponse = self.post_json(&path, &body)?;
         Ok(answer.request_id)
     }
 
@@ -352,14 +352,10 @@ impl RestClient {
         read_success(response)
     }
 
-    fn send_json<T: DeserializeOwned>(&self, method: &str, path: &str, body: &impl Serialize) -> Result<T, RestError> {
+    fn post_json<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, RestError> {
         let bytes = serde_json::to_vec(body).expect("request bodies always serialize");
-        let request = match method {
-            "POST" => self.agent.post(self.url(path)),
-            "PATCH" => self.agent.patch(self.url(path)),
-            other => unreachable!("send_json with {other}"),
-        };
-        let response = request.header("Accept", "application/json").header("Content-Type", "application/json").send(bytes);
+        let response =
+            self.agent.post(self.url(path)).header("Accept", "application/json").header("Content-Type", "application/json").send(bytes);
         parse_ok(response)
     }
 }
