@@ -210,8 +210,13 @@ impl Job {
     }
 
     fn set_state(&self, state: JobState) {
+        self.set_state_if(state, |_| true);
+    }
+
+    /// Moves to `state` if the current state passes `allowed` (checked under the same lock).
+    fn set_state_if(&self, state: JobState, allowed: impl Fn(JobState) -> bool) {
         let mut status = self.status();
-        if status.state != state {
+        if status.state != state && allowed(status.state) {
             tracing::info!(job_id = %self.id, from = status.state.as_str(), to = state.as_str(), "job state");
             status.state = state;
             status.timestamps.insert(state.as_str(), now_ms());
@@ -242,8 +247,9 @@ impl Job {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// Asks the job to cancel.
+    /// Asks the job to cancel: CANCELLING until its JobMaster has stopped it.
     pub(crate) fn cancel(&self) {
+        self.set_state_if(JobState::Canceling, |s| !s.is_terminal());
         let _ = self.events.send(JobEvent::Cancel);
     }
 }
