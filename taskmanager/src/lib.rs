@@ -395,22 +395,15 @@ fn set_executable(path: &Path) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| Error::io("making executable", path, e))
 }
 
-fn worker_spec(start: &StartWorker, in_process: bool) -> WorkerSpec {
-    WorkerSpec {
-        jobmanager: start.jobmanager.clone(),
-        job_id: start.job_id.clone(),
-        attempt: start.attempt,
-        worker: start.worker,
-        watch_stdin: !in_process,
-        in_process,
-    }
+fn worker_spec(start: &StartWorker) -> WorkerSpec {
+    WorkerSpec { jobmanager: start.jobmanager.clone(), job_id: start.job_id.clone(), attempt: start.attempt, worker: start.worker }
 }
 
 /// Runs a worker on a thread of this process; its end is reported like a process's exit.
 fn start_in_process(run: Arc<dyn Fn(WorkerSpec) -> Result<()> + Send + Sync>, start: StartWorker, local: mpsc::UnboundedSender<Local>) {
     let name = format!("worker-{}-{}", start.attempt, start.worker);
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
-        let result = run(worker_spec(&start, true));
+        let result = run(worker_spec(&start));
         let (code, message) = match result {
             Ok(()) => (Some(0), "finished".to_string()),
             Err(e) => (Some(1), e.report()),
@@ -423,7 +416,7 @@ fn start_in_process(run: Arc<dyn Fn(WorkerSpec) -> Result<()> + Send + Sync>, st
 }
 
 fn spawn_worker(settings: &Settings, start: &StartWorker, binary: &Path) -> Result<Child> {
-    let spec = worker_spec(start, false);
+    let spec = worker_spec(start);
     let spec = serde_json::to_string(&spec).map_err(|e| Error::Serialization(e.to_string()))?;
     let log_path = worker_log(settings, start);
     let logs = log_path.parent().expect("log files are in a directory");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crossbeam_channel::Receiver;
 
-use super::worker::{serve, WorkerSpec};
+use super::worker::{serve, WorkerHost, WorkerSpec};
 use super::RestoreSpec;
 use crate::checkpoint::coordinator::SavepointRequest;
 use crate::error::Result;
@@ -55,9 +55,10 @@ impl EmbeddedJob {
     }
 
     /// Runs one worker of an attempt on the calling thread until its tasks ended: what a
-    /// worker process does, without the process. `spec.in_process` should be set.
+    /// worker process does, without the process: a closed JobManager connection cancels its
+    /// tasks (and this returns) instead of ending the process.
     pub fn run_worker(&self, spec: &WorkerSpec) -> Result<()> {
-        serve(self.graph.clone(), self.nodes.clone(), self.settings.clone(), spec)
+        serve(self.graph.clone(), self.nodes.clone(), self.settings.clone(), spec, WorkerHost::Threads)
     }
 }
 

@@ -41,13 +41,17 @@ pub struct WorkerSpec {
     pub attempt: u32,
     /// The worker's index.
     pub worker: u32,
-    /// Exit when stdin closes (the TaskManager holds its write end).
-    pub watch_stdin: bool,
-    /// The worker runs on threads of the process that built the job (the embedded mini
-    /// cluster of `local` mode): when the JobManager's connection closes it cancels its tasks
-    /// and returns, instead of ending the process.
-    #[serde(default)]
-    pub in_process: bool,
+}
+
+/// Where a worker runs, which decides how it ends when its TaskManager or JobManager is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WorkerHost {
+    /// A worker process of a TaskManager: it exits when its stdin closes (the TaskManager
+    /// holds the write end) or when the JobManager's connection closes.
+    Process,
+    /// Threads of the process that built the job (the embedded mini cluster of `local` mode):
+    /// when the JobManager's connection closes it cancels its tasks and returns.
+    Threads,
 }
 
 impl WorkerSpec {
@@ -60,10 +64,8 @@ impl WorkerSpec {
 
 /// Runs the worker; returns the process's exit code.
 pub(crate) fn run_worker(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec: &WorkerSpec) -> i32 {
-    if spec.watch_stdin {
-        watch_stdin();
-    }
-    match serve(graph, nodes, settings, spec) {
+    watch_stdin();
+    match serve(graph, nodes, settings, spec, WorkerHost::Process) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(job_id = %spec.job_id, attempt = spec.attempt, worker = spec.worker, error = %e.report(), "worker failed");
@@ -84,7 +86,7 @@ fn watch_stdin() {
     });
 }
 
-pub(super) fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec: &WorkerSpec) -> Result<()> {
+pub(super) fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSettings, spec: &WorkerSpec, host: WorkerHost) -> Result<()> {
     let rpc_err = |what: &str, e: std::io::Error| Error::Rpc(format!("{what} the JobManager at {}: {e}", spec.jobmanager));
     let mut jm = TcpStream::connect(&spec.jobmanager).map_err(|e| rpc_err("connecting to", e))?;
     jm.set_nodelay(true).map_err(|e| rpc_err("configuring the connection to", e))?;
@@ -163,7 +165,10 @@ pub(super) fn serve(graph: JobGraph, nodes: Vec<StreamNode>, settings: LocalSett
     drop((done_tx, events_tx));
     let task_count = controls.len();
     let finishing = Arc::new(AtomicBool::new(false));
-    let on_close = if spec.in_process { ConnectionClosed::CancelTasks(cancel.clone()) } else { ConnectionClosed::ExitProcess };
+    let on_close = match host {
+        WorkerHost::Threads => ConnectionClosed::CancelTasks(cancel.clone()),
+        WorkerHost::Process => ConnectionClosed::ExitProcess,
+    };
     start_control_reader(reader, controls, finishing.clone(), on_close);
     let uploader = spawn_uploader(events_rx, &settings.checkpoints.checkpoints_dir, &spec.job_id)?;
     let mut out = std::io::BufWriter::new(jm);
