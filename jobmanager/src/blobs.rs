@@ -31,9 +31,7 @@ impl BlobStore {
             std::fs::create_dir_all(&self.dir)?;
             // Two submissions of one binary may copy it at the same time: each into its own
             // file; the renames replace one identical content with another.
-            static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let copy = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let tmp = self.dir.join(format!(".{hash}.{}.{copy}.tmp", std::process::id()));
+            let tmp = self.dir.join(format!(".{hash}.{}.tmp", strom_runtime::random_hex(16)));
             std::fs::copy(file, &tmp)?;
             std::fs::rename(&tmp, &target)?;
         }

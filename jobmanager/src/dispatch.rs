@@ -77,18 +77,6 @@ impl ClusterDispatcher {
     }
 }
 
-fn trigger_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for i in 0..2u8 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_i64(now_ms());
-        h.write_u8(i);
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
-}
-
 impl rest::Dispatcher for ClusterDispatcher {
     fn version(&self) -> String {
         format!("strom-{}", env!("CARGO_PKG_VERSION"))
@@ -255,7 +243,7 @@ impl rest::Dispatcher for ClusterDispatcher {
             let root = PathBuf::from(d.strip_prefix("file://").or_else(|| d.strip_prefix("file:")).unwrap_or(&d));
             strom_runtime::checkpoint::CheckpointStorage::savepoint_dir(&root, &job.id)
         });
-        let trigger = trigger_id();
+        let trigger = strom_runtime::random_hex(32);
         job.status().operations.insert(trigger.clone(), Operation::InProgress);
         let reply = self.0.savepoint(&job, dir, stop);
         let t = trigger.clone();

@@ -24,6 +24,7 @@ pub mod config;
 mod data;
 mod error;
 mod exchange;
+mod ids;
 mod job;
 pub mod operators;
 pub mod state;
@@ -34,6 +35,7 @@ pub use api::{CollectSink, CollectionSource, DataStream, JobArgs, KeyedStream, R
 pub use config::{parse_duration, suggest, Configuration};
 pub use data::{Data, Key, Record, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 pub use error::{Error, Fault, Result};
+pub use ids::random_hex;
 pub use job::restart::{RestartDecision, RestartStrategy};
 pub use job::{main, Invocation, JobClient, JobEdge, JobExecutionResult, JobGraph, JobVertex, OperatorInfo};
 pub use task::TaskMetrics;

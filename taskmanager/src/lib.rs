@@ -81,7 +81,7 @@ impl Settings {
         let port = config.get_non_negative(keys::JOBMANAGER_RPC_PORT)?.unwrap_or(6123);
         let slots = config.get_positive(keys::NUMBER_OF_TASK_SLOTS)?.unwrap_or(1);
         let heartbeat_interval = config.get_positive_duration(keys::HEARTBEAT_INTERVAL)?.unwrap_or(Duration::from_secs(10));
-        let id = format!("tm-{}-{:06x}", std::process::id(), random_u64() & 0xff_ffff);
+        let id = format!("tm-{}-{}", std::process::id(), strom_runtime::random_hex(6));
         let tmp = config
             .get(strom_runtime::keys::TMP_DIRS)
             .and_then(|d| d.split([',', ';', ':']).find(|s| !s.is_empty()).map(PathBuf::from))
@@ -97,13 +97,6 @@ impl Settings {
             launcher: Launcher::Process,
         })
     }
-}
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    h.finish()
 }
 
 /// Runs until the process is killed: connects (and reconnects) to the JobManager.
@@ -353,7 +346,7 @@ fn worker_log(settings: &Settings, start: &StartWorker) -> PathBuf {
 /// executable under its hash.
 async fn receive_blob(settings: &Settings, hash: &str, mut chunks: mpsc::UnboundedReceiver<ToTaskManager>) -> Result<PathBuf> {
     let target = blob_path(settings, hash);
-    let tmp = target.with_extension(format!("part-{:x}", random_u64()));
+    let tmp = target.with_extension(format!("part-{}", strom_runtime::random_hex(16)));
     let mut file = tokio::fs::File::create(&tmp).await.map_err(|e| Error::io("creating", &tmp, e))?;
     let mut hasher = Sha256::new();
     let mut received = 0u64;

@@ -73,7 +73,7 @@ impl JarStore {
         let Some((temp, name)) = stored else {
             return Err(exactly_one_file(files));
         };
-        let target = self.dir.join(format!("{}_{name}", random_hex32()));
+        let target = self.dir.join(format!("{}_{name}", strom_runtime::random_hex(32)));
         temp.persist(&target).await.map_err(|e| ApiError::internal(format!("could not store the uploaded file: {e}")))?;
         Ok(target)
     }
@@ -194,33 +194,6 @@ pub(crate) fn sanitize_file_name(raw: &str) -> String {
     }
 }
 
-/// 32 random lowercase hex characters (128 bits from the OS).
-pub(crate) fn random_hex32() -> String {
-    let mut bytes = [0u8; 16];
-    if !fill_from_os(&mut bytes) {
-        fill_from_hasher(&mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn fill_from_os(bytes: &mut [u8]) -> bool {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(bytes)).is_ok()
-}
-
-/// Fallback where `/dev/urandom` is missing: std's randomly keyed SipHash over the time.
-fn fill_from_hasher(bytes: &mut [u8]) {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let nanos = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u128(nanos);
-        h.write_usize(i);
-        chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
-    }
-}
-
 /// A temporary upload file, removed when dropped unless persisted. Dropping also covers a
 /// client that disconnects mid-upload: the handler's future is dropped with it.
 struct TempFile {
@@ -232,7 +205,7 @@ struct TempFile {
 impl TempFile {
     async fn create(dir: &Path) -> io::Result<Self> {
         // A leading dot keeps it out of the jar listing and out of valid jar ids.
-        let path = dir.join(format!(".upload-{}.tmp", random_hex32()));
+        let path = dir.join(format!(".upload-{}.tmp", strom_runtime::random_hex(32)));
         let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
         Ok(TempFile { path, file: BufWriter::with_capacity(WRITE_BUFFER, file), keep: false })
     }
@@ -315,17 +288,5 @@ mod tests {
         ] {
             assert_eq!(jar_name(&bad), None, "id {bad:?}");
         }
-    }
-
-    #[test]
-    fn random_ids_are_32_hex_chars_and_differ() {
-        let a = random_hex32();
-        let b = random_hex32();
-        assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_ne!(a, b);
-        let mut bytes = [0u8; 16];
-        fill_from_hasher(&mut bytes);
-        assert_ne!(bytes, [0u8; 16]);
     }
 }

@@ -23,7 +23,6 @@ pub use coordinator::{CheckpointStats, TaskCheckpointStats};
 pub(crate) use native::Uploads;
 pub use native::{NativeFile, NativeRestore, NativeSnapshot, NativeStateHandle};
 pub use stats::{checkpoint_json, checkpoints_json};
-pub(crate) use storage::random_hex12;
 pub use storage::{CheckpointStorage, StateFileHandle};
 
 use std::collections::BTreeMap;

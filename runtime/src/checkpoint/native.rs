@@ -170,7 +170,7 @@ impl NativeRestore {
     /// Copies the files into a new directory under `local_dir` (checking sizes and checksums)
     /// and opens it as the subtask's instance.
     pub(crate) fn open_copy(&self, local_dir: &Path, name: &str) -> Result<RocksStore> {
-        let target = local_dir.join(format!("{name}-{}", super::random_hex12()));
+        let target = local_dir.join(format!("{name}-{}", crate::random_hex(12)));
         crate::state::rocks::remove_stale_instances(local_dir);
         let opened = self.copy_files(&target).and_then(|()| RocksStore::open(target.clone(), self.handle.states.clone()));
         if opened.is_err() {
@@ -185,7 +185,7 @@ impl NativeRestore {
         if start > end {
             return Ok(());
         }
-        let target = std::env::temp_dir().join(format!("strom-restore-{}", super::random_hex12()));
+        let target = std::env::temp_dir().join(format!("strom-restore-{}", crate::random_hex(12)));
         let result =
             self.copy_files(&target).and_then(|()| scan_checkpoint_files(&target, &self.handle.states, KeyGroupRange { start, end }, f));
         let _ = fs::remove_dir_all(&target);
@@ -216,7 +216,7 @@ impl NativeRestore {
 /// With `expect`, a checksum mismatch is a corrupt-checkpoint error naming `from`.
 fn copy_with_crc(from: &Path, to: &Path, expect: Option<u32>) -> Result<u32> {
     let mut input = File::open(from).map_err(|e| Error::io("opening", from, e))?;
-    let tmp = to.with_extension(format!("inprogress-{}", super::random_hex12()));
+    let tmp = to.with_extension(format!("inprogress-{}", crate::random_hex(12)));
     let result = (|| {
         let mut out = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
         let mut hasher = crc32fast::Hasher::new();

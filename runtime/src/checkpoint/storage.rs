@@ -24,12 +24,9 @@
 //!   key group's block lies. A full read checks the whole file's CRC-32; a restore at another
 //!   parallelism reads only the blocks it needs and checks each block's own CRC-32.
 
-use std::collections::hash_map::RandomState;
 use std::fs::{self, File};
-use std::hash::BuildHasher;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tracing::warn;
@@ -190,7 +187,7 @@ impl CheckpointStorage {
     /// ```
     pub fn savepoint_dir(savepoints_root: &Path, job_id: &str) -> PathBuf {
         let prefix: String = job_id.chars().take(6).map(file_name_char).collect();
-        strip_file_scheme(savepoints_root).join(format!("savepoint-{prefix}-{}", random_hex12()))
+        strip_file_scheme(savepoints_root).join(format!("savepoint-{prefix}-{}", crate::random_hex(12)))
     }
 
     /// Writes one operator subtask's state into `dir` as `<uid>-<subtask>.state` (the uid made
@@ -531,16 +528,6 @@ fn strip_file_scheme(path: &Path) -> PathBuf {
         Some(s) if s.starts_with("file:/") => PathBuf::from(&s["file:".len()..]),
         _ => path.to_path_buf(),
     }
-}
-
-/// 12 random hex digits. `RandomState` is seeded from the operating system's randomness, which
-/// spares a dependency for the one random name we need.
-pub(crate) fn random_hex12() -> String {
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let bits = RandomState::new().hash_one((nanos, std::process::id(), call));
-    format!("{:012x}", bits & 0xffff_ffff_ffff)
 }
 
 fn file_name_char(c: char) -> char {

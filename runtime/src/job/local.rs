@@ -115,16 +115,7 @@ fn wire(graph: &JobGraph, capacity: usize) -> HashMap<(usize, u32), Wiring> {
 
 /// A job id: 32 hex digits, like Flink's `JobID`.
 pub(crate) fn new_job_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut bits = [0u64; 2];
-    for (i, word) in bits.iter_mut().enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-        h.write_u32(std::process::id());
-        h.write_usize(i);
-        *word = h.finish();
-    }
-    format!("{:016x}{:016x}", bits[0], bits[1])
+    crate::random_hex(32)
 }
 
 /// Reads and checks the checkpoint or savepoint to restore from.

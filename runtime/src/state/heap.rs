@@ -230,7 +230,7 @@ impl<K: Key> KeyedStateBackend<K> {
         self.rocks = Some(RocksBackend {
             store: Arc::new(store),
             incremental: config.incremental,
-            instance: crate::checkpoint::random_hex12(),
+            instance: crate::random_hex(12),
             uploads: Arc::default(),
         });
         Ok(())

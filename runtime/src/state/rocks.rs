@@ -70,7 +70,7 @@ pub(crate) fn db_options() -> Options {
 impl RocksStore {
     /// A new, empty instance in a fresh directory under `local_dir`.
     pub(crate) fn create(local_dir: &Path, name: &str) -> Result<Self> {
-        let path = local_dir.join(format!("{name}-{}", crate::checkpoint::random_hex12()));
+        let path = local_dir.join(format!("{name}-{}", crate::random_hex(12)));
         std::fs::create_dir_all(local_dir).map_err(|e| Error::io("creating the RocksDB working directory", local_dir, e))?;
         remove_stale_instances(local_dir);
         Self::open(path, Vec::new())
