@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::exactly_once::committed_lines;
-use crate::local_cluster::{http, http_request, stripped_copy, LocalCluster};
+use crate::local_cluster::{http_request, stripped_copy, LocalCluster};
 use crate::window_count::{events, simulate, Windows};
 use serde_json::Value;
 
@@ -232,7 +232,9 @@ fn savepoint_through_rest_cancel_and_resume_at_another_parallelism() {
     // this run: what is committed is exactly what the savepoint covers.
     let job = cluster.submit(2, None, &with_checkpoints(args.clone(), "1h"));
     cluster.wait_for("the job to run", |c| (c.job_state(&job) == "RUNNING").then_some(()));
-    let trigger = http(&cluster.rest, "POST", &format!("/jobs/{job}/savepoints"), r#"{"cancel-job": false}"#);
+    let body = br#"{"cancel-job": false}"#;
+    let (status, trigger) = http_request(&cluster.rest, "POST", &format!("/jobs/{job}/savepoints"), "application/json", body);
+    assert_eq!(status, 202, "{trigger}");
     let trigger = trigger["request-id"].as_str().expect("a trigger id").to_string();
     let location = cluster.wait_for("the savepoint", |c| {
         let status = c.get(&format!("/jobs/{job}/savepoints/{trigger}"));

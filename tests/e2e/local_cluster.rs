@@ -134,8 +134,12 @@ impl LocalCluster {
         children
     }
 
+    /// `GET path`, asserting a 200 answer (a REST failure shows as itself, not as a timeout of
+    /// whatever waited on the answer).
     pub(crate) fn get(&self, path: &str) -> Value {
-        http(&self.rest, "GET", path, "")
+        let (status, answer) = http_request(&self.rest, "GET", path, "application/json", b"");
+        assert_eq!(status, 200, "GET {path}: {answer}; logs in {}", self.dir.path().display());
+        answer
     }
 
     /// Polls `check` until it gives a value (at most two minutes).
@@ -220,13 +224,8 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-/// A minimal HTTP/1.1 client: one request, `Connection: close`, JSON answer (`Null` if the
-/// answer is not JSON).
-pub(crate) fn http(address: &str, method: &str, path: &str, body: &str) -> Value {
-    http_request(address, method, path, "application/json", body.as_bytes()).1
-}
-
-/// As [`http`], with any body; returns the status code too.
+/// A minimal HTTP/1.1 client: one request, `Connection: close`; returns the status code and
+/// the JSON answer (`Null` if the answer is not JSON).
 pub(crate) fn http_request(address: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
     let mut stream = TcpStream::connect(address).expect("REST port reachable");
     write!(
