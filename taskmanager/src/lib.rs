@@ -392,6 +392,18 @@ fn worker_spec(start: &StartWorker) -> WorkerSpec {
     WorkerSpec { jobmanager: start.jobmanager.clone(), job_id: start.job_id.clone(), attempt: start.attempt, worker: start.worker }
 }
 
+/// The last `bytes` of a worker's log (a long-running worker's log may be large).
+async fn log_tail(log: &Path, bytes: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let Ok(mut file) = tokio::fs::File::open(log).await else { return String::new() };
+    let len = file.metadata().await.map_or(0, |m| m.len());
+    let mut tail = Vec::new();
+    if file.seek(std::io::SeekFrom::Start(len.saturating_sub(bytes))).await.is_ok() {
+        let _ = file.take(bytes).read_to_end(&mut tail).await;
+    }
+    String::from_utf8_lossy(&tail).into_owned()
+}
+
 /// Runs a worker on a thread of this process; its end is reported like a process's exit.
 fn start_in_process(run: Arc<dyn Fn(WorkerSpec) -> Result<()> + Send + Sync>, start: StartWorker, local: mpsc::UnboundedSender<Local>) {
     let name = format!("worker-{}-{}", start.attempt, start.worker);
@@ -454,7 +466,7 @@ async fn supervise(
     };
     drop(stdin);
     let code = status.as_ref().ok().and_then(|s| s.code());
-    let tail = std::fs::read(&log).map(|b| String::from_utf8_lossy(&b[b.len().saturating_sub(2000)..]).into_owned()).unwrap_or_default();
+    let tail = log_tail(&log, 2000).await;
     let message = match &status {
         Ok(s) => format!("{s}; log {}: {}", log.display(), tail.trim()),
         Err(e) => format!("waiting for the worker failed: {e}"),
