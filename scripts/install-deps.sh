@@ -30,11 +30,18 @@ fi
 # $STROM_TOOLS_DIR (default ~/.cache/strom); the tests run $STROM_TOOLS_DIR/bin/flink.
 FLINK_VERSION=2.3.0
 TOOLS="${STROM_TOOLS_DIR:-$HOME/.cache/strom}"
+if ! command -v java >/dev/null; then
+  echo "install-deps: the flink CLI of the tests needs Java 17; install it (Debian: openjdk-17-jre-headless)" >&2
+  exit 1
+fi
 if [ ! -x "$TOOLS/bin/flink" ] || ! grep -q "flink-$FLINK_VERSION" "$TOOLS/bin/flink"; then
   echo "installing the flink CLI $FLINK_VERSION (PyPI apache-flink) into $TOOLS"
   venv="$TOOLS/flink-$FLINK_VERSION"
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv"; then
+    echo "install-deps: python3 cannot create a venv for the flink CLI; install venv support (Debian: python3-venv)" >&2
+    exit 1
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps \
     "apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION"
   cli=$(ls "$venv"/lib/python3*/site-packages/pyflink/bin/flink)

@@ -33,8 +33,9 @@ done
 
 export STROM_REST_ADDRESS="localhost:$rest_port"
 echo "== waiting for the JobManager (REST on http://localhost:$rest_port, logs in $data/logs)"
+ready=""
 for _ in $(seq 1 100); do
-  if "$bin/strom" list >/dev/null 2>&1; then break; fi
+  if "$bin/strom" list >/dev/null 2>&1; then ready=1; break; fi
   if ! kill -0 "${pids[0]}" 2>/dev/null; then
     echo "the JobManager exited; see $data/logs/jobmanager.log:" >&2
     tail -n 20 "$data/logs/jobmanager.log" >&2
@@ -42,6 +43,11 @@ for _ in $(seq 1 100); do
   fi
   sleep 0.1
 done
+if [ -z "$ready" ]; then
+  echo "the JobManager did not answer on localhost:$rest_port within 10 s; see $data/logs/jobmanager.log:" >&2
+  tail -n 20 "$data/logs/jobmanager.log" >&2
+  exit 1
+fi
 
 echo "== submitting state-machine ($events events, parallelism 2); alerts go to $data/alerts"
 "$bin/strom" run -p 2 "$bin/state-machine" --events "$events" --error-rate 0.0001 --output "$data/alerts"
